@@ -1,0 +1,1 @@
+//! The kaspire custom resource types (group `kaspire.dev`, version `v1alpha1`).

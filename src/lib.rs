@@ -1,0 +1,16 @@
+//! kaspire: a developer's distributed app — processes, containers, parameters —
+//! described in YAML and run by a Kubernetes-style reconciling control plane.
+//!
+//! # Layout
+//! - [`api`]: the custom resource types (`Executable`, `Container`, `Parameter`,
+//!   `Value`), one file per kind; the CRDs in `crds/` are generated from them.
+//! - [`apiserver`]: the embedded Kubernetes-compatible API server — durable store,
+//!   watch fan-out, discovery, OpenAPI, CRUD/patch/apply handlers, garbage collector,
+//!   TLS and bearer-token auth. The real `kubectl` and `kube` crate use it unchanged.
+//! - [`cli`]: the `kaspire` command line (`serve`, `kubeconfig`, `crds`, …).
+//! - [`state_dir`]: where the store, TLS material, kubeconfig and logs live.
+
+pub mod api;
+pub mod apiserver;
+pub mod cli;
+pub mod state_dir;

@@ -1,0 +1,1 @@
+//! The state directory (default `./.kaspire`): store, TLS material, kubeconfig, logs.
