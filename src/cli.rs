@@ -1,6 +1,75 @@
-//! The `kaspire` command line.
+//! The `kaspire` command line: one file per subcommand under `cli/`.
+
+mod crds;
+mod kubeconfig;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// kaspire runs a developer's distributed app — processes, containers, parameters —
+/// from YAML, with a Kubernetes-compatible control plane that kubectl works against.
+#[derive(Debug, Parser)]
+#[command(name = "kaspire", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Where the store, TLS material, kubeconfig and logs live.
+    #[arg(
+        long,
+        global = true,
+        env = "KASPIRE_STATE_DIR",
+        default_value = ".kaspire"
+    )]
+    pub state_dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server and controllers until interrupted (Ctrl-C / SIGTERM).
+    Serve(serve::ServeArgs),
+    /// Print the kubeconfig of the running control plane (or its path with --path).
+    Kubeconfig(kubeconfig::KubeconfigArgs),
+    /// Print the CustomResourceDefinitions of kaspire's kinds (or write them with --dir).
+    Crds(crds::CrdsArgs),
+}
 
 /// Entry point of the binary.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Serve(args) => run_async(serve::run(cli.state_dir, args)),
+        Command::Kubeconfig(args) => kubeconfig::run(&cli.state_dir, args),
+        Command::Crds(args) => crds::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_async<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    future: F,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
+}
+
+/// Diagnostics go to stderr; `KASPIRE_LOG` takes tracing filter directives (e.g. `debug`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KASPIRE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -17,7 +17,11 @@ pub struct Cause {
 
 impl Cause {
     pub fn new(reason: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Cause { reason: reason.into(), field: field.into(), message: message.into() }
+        Cause {
+            reason: reason.into(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -37,31 +41,57 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), target: None, causes: Vec::new() }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            target: None,
+            causes: Vec::new(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
     pub fn unauthorized() -> Self {
-        Self::new(401, "Unauthorized", "Unauthorized: a valid bearer token is required (see the kubeconfig `kaspire kubeconfig` prints)")
+        Self::new(
+            401,
+            "Unauthorized",
+            "Unauthorized: a valid bearer token is required (see the kubeconfig `kaspire kubeconfig` prints)",
+        )
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message)
     }
     /// `<resource>.<group> "<name>" not found`, as the real server words it.
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(resource, group)))
-            .with_target(group, resource, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(resource, group)),
+        )
+        .with_target(group, resource, name)
     }
     pub fn path_not_found(path: &str) -> Self {
-        Self::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+        Self::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
     }
     pub fn method_not_allowed(method: &str, what: &str) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow {method} on {what}"))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow {method} on {what}"),
+        )
     }
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(resource, group)))
-            .with_target(group, resource, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(resource, group)),
+        )
+        .with_target(group, resource, name)
     }
     /// The optimistic-concurrency failure, worded exactly as client-go retry loops expect.
     pub fn conflict(group: &str, resource: &str, name: &str) -> Self {
@@ -82,25 +112,42 @@ impl ApiError {
         Self::new(410, "Expired", message)
     }
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("the request body is larger than the {limit}-byte limit"))
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("the request body is larger than the {limit}-byte limit"),
+        )
     }
     pub fn unsupported_media_type(content_type: &str, allowed: &[&str]) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format ({content_type}) - accepted media types include: {}", allowed.join(", ")),
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: {}",
+                allowed.join(", ")
+            ),
         )
     }
     /// An `Invalid` (422) error for `kind "name"` listing every failing field.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
         let summary: Vec<String> = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
         let mut err = Self::new(
             422,
             "Invalid",
-            format!("{} \"{name}\" is invalid: {}", qualified_kind(kind, group), summary.join(", ")),
+            format!(
+                "{} \"{name}\" is invalid: {}",
+                qualified_kind(kind, group),
+                summary.join(", ")
+            ),
         );
         err.target = Some((group.into(), kind.into(), name.into()));
         err.causes = causes;
@@ -163,14 +210,27 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (code, [(http::header::CONTENT_TYPE, "application/json")], self.to_status().to_string()).into_response()
+        (
+            code,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            self.to_status().to_string(),
+        )
+            .into_response()
     }
 }
 
 fn qualified(resource: &str, group: &str) -> String {
-    if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") }
+    if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
+    }
 }
 
 fn qualified_kind(kind: &str, group: &str) -> String {
-    if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") }
+    if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}.{group}")
+    }
 }

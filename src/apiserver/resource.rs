@@ -55,16 +55,26 @@ pub struct PrinterColumn {
 impl ResourceType {
     /// `apiVersion` as written in objects: `v1` for core, else `group/version`.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `plural.group` (or just `plural` for core), as in error messages and CRD names.
     pub fn qualified_name(&self) -> String {
-        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     /// Whether a field selector key is supported for this type.
     pub fn supports_field_selector(&self, key: &str) -> bool {
-        key == "metadata.name" || (self.namespaced && key == "metadata.namespace") || self.extra_field_selectors.contains(&key)
+        key == "metadata.name"
+            || (self.namespaced && key == "metadata.namespace")
+            || self.extra_field_selectors.contains(&key)
     }
 }

@@ -1,0 +1,126 @@
+//! Watch fan-out: every committed change becomes one [`Change`], kept in a bounded
+//! history (so watches can resume from a resourceVersion) and broadcast to live
+//! watchers. Watchers that fall too far behind are cut off and re-list, like the
+//! real API server's watch cache.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::store::ObjectKey;
+
+/// How many past changes are kept for resuming watches (~ the apiserver watch cache).
+const HISTORY_LEN: usize = 100_000;
+/// How many undelivered changes one watcher may lag before it is cut off.
+const BROADCAST_CAPACITY: usize = 16_384;
+
+/// The kind of a change, as in a watch event's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl ChangeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::Added => "ADDED",
+            ChangeType::Modified => "MODIFIED",
+            ChangeType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change to one object.
+#[derive(Debug)]
+pub struct Change {
+    pub kind: ChangeType,
+    pub revision: u64,
+    pub key: ObjectKey,
+    /// The object after the change (for deletions: the last state, with the deletion's revision).
+    pub object: Arc<Value>,
+    /// The object before the change, so selector-filtered watches can tell an object
+    /// leaving their selection (sent as DELETED) from one they never saw.
+    pub previous: Option<Arc<Value>>,
+}
+
+/// A watch that cannot be served from history because it starts too far back.
+#[derive(Debug)]
+pub struct TooOld {
+    pub oldest: u64,
+}
+
+struct History {
+    changes: VecDeque<Arc<Change>>,
+    /// History holds every change with a revision greater than this.
+    compacted: u64,
+}
+
+/// The broadcast point between the store's committer and all watchers.
+pub struct WatchHub {
+    history: Mutex<History>,
+    sender: broadcast::Sender<Arc<Change>>,
+}
+
+impl WatchHub {
+    /// A hub whose history starts after `revision` (the store's revision at startup).
+    pub fn new(revision: u64) -> Self {
+        let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        WatchHub {
+            history: Mutex::new(History {
+                changes: VecDeque::new(),
+                compacted: revision,
+            }),
+            sender,
+        }
+    }
+
+    /// Records and broadcasts committed changes, in revision order.
+    pub fn publish(&self, changes: impl IntoIterator<Item = Arc<Change>>) {
+        let mut history = self.history.lock().expect("watch history poisoned");
+        for change in changes {
+            history.changes.push_back(change.clone());
+            // No receivers is normal (nobody watching); not an error.
+            let _ = self.sender.send(change);
+        }
+        while history.changes.len() > HISTORY_LEN {
+            if let Some(dropped) = history.changes.pop_front() {
+                history.compacted = dropped.revision;
+            }
+        }
+    }
+
+    /// Subscribes to future changes without history (the caller lists current state
+    /// after subscribing and drops changes at or below the listed revision).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.sender.subscribe()
+    }
+
+    /// The changes after `revision` that are already published, plus a receiver for the
+    /// rest, with no gap between the two.
+    pub fn subscribe_from(
+        &self,
+        revision: u64,
+    ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), TooOld> {
+        let history = self.history.lock().expect("watch history poisoned");
+        if revision < history.compacted {
+            return Err(TooOld {
+                oldest: history.compacted,
+            });
+        }
+        let start = history.changes.partition_point(|c| c.revision <= revision);
+        let backlog = history.changes.range(start..).cloned().collect();
+        Ok((backlog, self.sender.subscribe()))
+    }
+
+    /// The revision before which watches and continue tokens can no longer be served.
+    pub fn compacted_revision(&self) -> u64 {
+        self.history
+            .lock()
+            .expect("watch history poisoned")
+            .compacted
+    }
+}
