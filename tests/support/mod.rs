@@ -160,10 +160,15 @@ fn kubectl_1_35() -> Option<PathBuf> {
     if let Ok(path) = std::env::var("KUBECTL_1_35") {
         return Some(PathBuf::from(path)).filter(|p| p.exists());
     }
+    shared_tool("kubectl")
+}
+
+/// `kubectl` 1.35 or `helm` 4, fetched (once, cached) by `../shared/tools/get-kubectl-1.35`.
+pub fn shared_tool(name: &str) -> Option<PathBuf> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/get-kubectl-1.35");
     let out = Command::new(&script).stderr(Stdio::inherit()).output().ok()?;
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Some(PathBuf::from(dir).join("kubectl")).filter(|p| out.status.success() && p.exists())
+    Some(PathBuf::from(dir).join(name)).filter(|p| out.status.success() && p.exists())
 }
 
 fn which(program: &str) -> Option<PathBuf> {
