@@ -3,6 +3,7 @@
 mod crds;
 mod kubeconfig;
 mod serve;
+mod up;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run an app: embedded control plane, apply the files, show live status until Ctrl-C.
+    Up(up::UpArgs),
     /// Run the API server and controllers until interrupted (Ctrl-C / SIGTERM).
     Serve(serve::ServeArgs),
     /// Print the kubeconfig of the running control plane (or its path with --path).
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
+        Command::Up(args) => run_async(up::run(cli.state_dir, args)),
         Command::Serve(args) => run_async(serve::run(cli.state_dir, args)),
         Command::Kubeconfig(args) => kubeconfig::run(&cli.state_dir, args),
         Command::Crds(args) => crds::run(args),
