@@ -34,9 +34,9 @@ pub async fn resource(server: Arc<ApiServer>, path: ResourcePath, call: Call) ->
     let watch = call.query.flag("watch");
     match (&call.method, path.name.is_some(), sub) {
         (&Method::GET, false, None) if watch => watch::serve(server, rt, path, call).await,
-        (&Method::GET, false, None) => read::list(&server, &rt, &path, &call),
+        (&Method::GET, false, None) => read::list(&server, &rt, &path, call).await,
         (&Method::GET, true, None) if watch => watch::serve(server, rt, path, call).await,
-        (&Method::GET, true, None | Some("status")) => read::get(&server, &rt, &path, &call),
+        (&Method::GET, true, None | Some("status")) => read::get(&server, &rt, &path, call).await,
         (&Method::GET, true, Some("log")) if rt.log_subresource => match server.log_handler() {
             Some(handler) => handler.handle(rt, path, call.query).await,
             None => Err(ApiError::path_not_found("log subresource (no log source is running)")),

@@ -86,14 +86,15 @@ fn commit_loop(db: Database, mut rx: mpsc::UnboundedReceiver<PendingWrite>, hub:
                 Err(_) => break,
             }
         }
-        let result = commit_batch(&db, &batch).map_err(|e| format!("store write failed: {e}"));
-        if result.is_ok() {
-            hub.publish(batch.iter().map(|w| w.change.clone()));
-        } else {
-            tracing::error!(error = ?result, "store commit failed");
+        if let Err(e) = commit_batch(&db, &batch) {
+            // Memory is now ahead of disk: serving on would show clients state that a
+            // restart takes back. Crash instead; the next start loads what is on disk.
+            eprintln!("kaspire: fatal: the store could not write to disk: {e}; exiting so that no unsaved change is served");
+            std::process::exit(70);
         }
+        hub.publish(batch.iter().map(|w| w.change.clone()));
         for write in batch.drain(..) {
-            let _ = write.done.send(result.clone());
+            let _ = write.done.send(Ok(()));
         }
     }
 }

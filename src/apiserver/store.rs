@@ -185,6 +185,12 @@ impl Store {
         self.hub.subscribe_from(revision)
     }
 
+    /// Waits until every write up to `revision` is durable. Reads call it before
+    /// answering so that no client sees state a crash could take back.
+    pub async fn wait_durable(&self, revision: u64) {
+        self.hub.wait_durable(revision).await
+    }
+
     pub fn compacted_revision(&self) -> u64 {
         self.hub.compacted_revision()
     }

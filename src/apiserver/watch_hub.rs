@@ -63,28 +63,38 @@ struct History {
 pub struct WatchHub {
     history: Mutex<History>,
     sender: broadcast::Sender<Arc<Change>>,
+    /// The highest revision on disk: reads wait for it before answering, so no client
+    /// ever sees a revision a crash could take back.
+    durable: tokio::sync::watch::Sender<u64>,
 }
 
 impl WatchHub {
     /// A hub whose history starts after `revision` (the store's revision at startup).
     pub fn new(revision: u64) -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let (durable, _) = tokio::sync::watch::channel(revision);
         WatchHub {
             history: Mutex::new(History {
                 changes: VecDeque::new(),
                 compacted: revision,
             }),
             sender,
+            durable,
         }
     }
 
     /// Records and broadcasts committed changes, in revision order.
     pub fn publish(&self, changes: impl IntoIterator<Item = Arc<Change>>) {
         let mut history = self.history.lock().expect("watch history poisoned");
+        let mut last = None;
         for change in changes {
+            last = Some(change.revision);
             history.changes.push_back(change.clone());
             // No receivers is normal (nobody watching); not an error.
             let _ = self.sender.send(change);
+        }
+        if let Some(last) = last {
+            self.durable.send_replace(last);
         }
         while history.changes.len() > HISTORY_LEN {
             if let Some(dropped) = history.changes.pop_front() {
@@ -114,6 +124,13 @@ impl WatchHub {
         let start = history.changes.partition_point(|c| c.revision <= revision);
         let backlog = history.changes.range(start..).cloned().collect();
         Ok((backlog, self.sender.subscribe()))
+    }
+
+    /// Waits until every change up to `revision` is on disk.
+    pub async fn wait_durable(&self, revision: u64) {
+        let mut durable = self.durable.subscribe();
+        // The sender lives as long as the hub, so this only ends when the revision is reached.
+        let _ = durable.wait_for(|d| *d >= revision).await;
     }
 
     /// The revision before which watches and continue tokens can no longer be served.

@@ -139,7 +139,7 @@ pub async fn delete_one(server: &ApiServer, rt: &ResourceType, path: &ResourcePa
     if gone {
         return Ok(respond::json(StatusCode::OK, &success_status(rt, &object)));
     }
-    Ok(respond::object(StatusCode::OK, rt, &shape, &convert::to_view(rt, &object)))
+    Ok(respond::object(StatusCode::OK, rt, respond::wants_table(&shape), &convert::to_view(rt, &object)))
 }
 
 /// DELETE `.../<plural>` (deletecollection) with selectors: returns the affected objects.

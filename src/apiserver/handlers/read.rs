@@ -16,11 +16,14 @@ use crate::apiserver::server::{ApiServer, Call};
 use crate::apiserver::store::ObjectKey;
 
 /// GET `.../<plural>/<name>` (and `/status`, which returns the whole object too).
-pub fn get(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: &Call) -> ApiResult<Response> {
+pub async fn get(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
     let name = path.name.as_deref().unwrap_or_default();
+    let table = respond::wants_table(&call);
     let key = ObjectKey::new(&rt.storage, path.namespace.as_deref().unwrap_or(""), name);
     let stored = server.store.get(&key).ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
-    Ok(respond::object(StatusCode::OK, rt, call, &convert::to_view(rt, &stored)))
+    let revision = object_meta::meta_str(&stored, "resourceVersion").and_then(|rv| rv.parse().ok()).unwrap_or(0);
+    server.store.wait_durable(revision).await;
+    Ok(respond::object(StatusCode::OK, rt, table, &convert::to_view(rt, &stored)))
 }
 
 /// The label and field selectors of a list or watch request.
@@ -54,13 +57,15 @@ struct ContinueToken {
 }
 
 /// LIST `.../<plural>` with `labelSelector`, `fieldSelector`, `limit` and `continue`.
-pub fn list(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: &Call) -> ApiResult<Response> {
-    let selection = Selection::from_call(rt, call)?;
+pub async fn list(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
+    let selection = Selection::from_call(rt, &call)?;
+    let table = respond::wants_table(&call);
     let limit = call.query.number("limit")?.filter(|l| *l > 0).map(|l| l as usize);
     let resume = call.query.get("continue").map(|token| decode_continue(server, token)).transpose()?;
     let after = resume.as_ref().map(|t| ObjectKey::new(&rt.storage, &t.ns, &t.name));
     let (stored, revision) = server.store.list(&rt.storage, path.namespace.as_deref(), after.as_ref());
     let list_revision = resume.as_ref().map(|t| t.rv).unwrap_or(revision);
+    server.store.wait_durable(revision).await;
 
     let mut items = Vec::new();
     let mut next = None;
@@ -81,7 +86,7 @@ pub fn list(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: &C
     if let Some(token) = next {
         metadata["continue"] = Value::String(token);
     }
-    if let Some(include) = respond::wants_table(call) {
+    if let Some(include) = table {
         let refs: Vec<&Value> = items.iter().collect();
         return Ok(respond::json(StatusCode::OK, &respond::table(rt, &refs, include, metadata)));
     }

@@ -43,12 +43,12 @@ pub fn table(rt: &ResourceType, objects: &[&Value], include: IncludeObject, list
     table::table(&rt.printer_columns, objects, include, list_metadata)
 }
 
-/// One object, as JSON or as a one-row Table.
-pub fn object(code: StatusCode, rt: &ResourceType, call: &Call, object: &Value) -> Response {
-    match wants_table(call) {
+/// One object, as JSON or (when `table` is set) as a one-row Table.
+pub fn object(code: StatusCode, rt: &ResourceType, table: Option<IncludeObject>, object: &Value) -> Response {
+    match table {
         Some(include) => {
             let rv = object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-            json(code, &table(rt, &[object], include, serde_json::json!({ "resourceVersion": rv })))
+            json(code, &self::table(rt, &[object], include, serde_json::json!({ "resourceVersion": rv })))
         }
         None => json(code, object),
     }

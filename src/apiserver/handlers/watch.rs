@@ -99,7 +99,11 @@ pub async fn serve(server: Arc<ApiServer>, rt: Arc<ResourceType>, path: Resource
     };
 
     let shutdown = server.shutdown.clone();
+    let store = server.store.clone();
+    let initial_revision = watcher.start_revision;
     tokio::spawn(async move {
+        // The initial state may include writes still on their way to disk.
+        store.wait_durable(initial_revision).await;
         for line in first_lines {
             if tx.send(Ok(line)).await.is_err() {
                 return;

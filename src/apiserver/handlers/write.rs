@@ -10,6 +10,7 @@ use super::{convert, kinds, respond};
 use crate::apiserver::error::{ApiError, ApiResult, Cause};
 use crate::apiserver::managed_fields::{self, ApplyRequest};
 use crate::apiserver::object_meta::{self, meta_mut};
+use crate::apiserver::protobuf;
 use crate::apiserver::request::ResourcePath;
 use crate::apiserver::resource::ResourceType;
 use crate::apiserver::server::{ApiServer, Call};
@@ -244,7 +245,8 @@ impl<'a> Admit<'a> {
 pub async fn create(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
     let admit = Admit::new(server, rt, path, &call)?;
     let shape = call_shape(&call);
-    let mut object = decode_json(&call.body_bytes().await?)?;
+    let content_type = call.header("content-type").to_string();
+    let mut object = decode_body(&content_type, &call.body_bytes().await?)?;
     if !object.is_object() {
         return Err(ApiError::bad_request(format!("the body must be a {} object", rt.kind)));
     }
@@ -267,7 +269,8 @@ pub async fn update(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, 
     let admit = Admit::new(server, rt, path, &call)?;
     let name = path.name.clone().unwrap_or_default();
     let shape = call_shape(&call);
-    let object = decode_json(&call.body_bytes().await?)?;
+    let content_type = call.header("content-type").to_string();
+    let object = decode_body(&content_type, &call.body_bytes().await?)?;
     let mut warnings = Vec::new();
     let written = server
         .store
@@ -455,7 +458,7 @@ fn finish(admit: &Admit<'_>, shape: &Call, object: Option<std::sync::Arc<Value>>
     if !admit.dry_run {
         kinds::after_write(admit.server, admit.rt, &view);
     }
-    Ok(respond::with_warnings(respond::object(code, admit.rt, shape, &view), warnings))
+    Ok(respond::with_warnings(respond::object(code, admit.rt, respond::wants_table(shape), &view), warnings))
 }
 
 /// A body-less copy of the call's headers and query, for rendering after the body was read.
@@ -488,6 +491,12 @@ fn field_manager(call: &Call) -> String {
     let agent = call.header("user-agent");
     let program = agent.split('/').next().unwrap_or("").trim();
     if program.is_empty() { "unknown".into() } else { program.to_string() }
+}
+
+/// A create or update body: JSON, or protobuf for the built-in kinds kubectl 1.32+
+/// writes with typed clients.
+fn decode_body(content_type: &str, bytes: &[u8]) -> ApiResult<Value> {
+    if protobuf::is_protobuf(content_type) { protobuf::decode(bytes) } else { decode_json(bytes) }
 }
 
 fn decode_json(bytes: &[u8]) -> ApiResult<Value> {
