@@ -18,6 +18,7 @@ pub mod managed_fields;
 pub mod network;
 pub mod object_meta;
 pub mod persist;
+pub mod protobuf;
 pub mod registry;
 pub mod request;
 pub mod resource;
