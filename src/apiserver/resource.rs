@@ -71,6 +71,12 @@ impl ResourceType {
         }
     }
 
+    /// Whether objects carry `metadata.generation` (custom resources and CRDs do; simple
+    /// built-in kinds such as Namespace, Secret or Lease do not, as in Kubernetes).
+    pub fn tracks_generation(&self) -> bool {
+        self.schema.is_some() || self.kind == "CustomResourceDefinition"
+    }
+
     /// Whether a field selector key is supported for this type.
     pub fn supports_field_selector(&self, key: &str) -> bool {
         key == "metadata.name"

@@ -36,7 +36,10 @@ impl Server {
             .expect("spawn kaspire serve");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().expect("kaspire serve printed nothing").expect("read stdout");
+        let first = lines
+            .next()
+            .expect("kaspire serve printed nothing")
+            .expect("read stdout");
         let port: u16 = first
             .split("https://127.0.0.1:")
             .nth(1)
@@ -45,18 +48,35 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from kaspire serve: {first}"));
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, state_dir: state_dir.to_path_buf(), kubeconfig: state_dir.join("kubeconfig"), port, _tmp: None }
+        Server {
+            child,
+            state_dir: state_dir.to_path_buf(),
+            kubeconfig: state_dir.join("kubeconfig"),
+            port,
+            _tmp: None,
+        }
     }
 
     /// kubectl (the given binary) against this server, with a private discovery cache.
     pub fn kubectl(&self, kubectl: &Path) -> Kubectl {
-        Kubectl { binary: kubectl.to_path_buf(), kubeconfig: self.kubeconfig.clone(), cache: self.state_dir.join(format!("kubectl-cache-{}", kubectl.file_name().unwrap().to_string_lossy())) }
+        Kubectl {
+            binary: kubectl.to_path_buf(),
+            kubeconfig: self.kubeconfig.clone(),
+            cache: self.state_dir.join(format!(
+                "kubectl-cache-{}",
+                // The full path: kubectl 1.32 and 1.35 are both called `kubectl`.
+                kubectl.to_string_lossy().replace('/', "_")
+            )),
+        }
     }
 
     /// A kube client over the real HTTPS endpoint, from the written kubeconfig.
     pub async fn client(&self) -> kube::Client {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("config from kubeconfig");
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("config from kubeconfig");
         kube::Client::try_from(config).expect("client")
     }
 
@@ -85,7 +105,10 @@ pub struct Kubectl {
 impl Kubectl {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.binary);
-        cmd.env("KUBECONFIG", &self.kubeconfig).arg("--cache-dir").arg(&self.cache).args(args);
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args);
         cmd
     }
 
@@ -97,29 +120,59 @@ impl Kubectl {
     /// Runs kubectl with `stdin` piped in.
     pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
         use std::io::Write;
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run kubectl");
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
     /// Runs kubectl, panicking with its stderr unless it succeeds; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "{} {:?} failed:\n{}{}", self.binary.display(), args, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{} {:?} failed:\n{}{}",
+            self.binary.display(),
+            args,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Like `ok`, with stdin.
     pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
         let out = self.run_stdin(args, stdin);
-        assert!(out.status.success(), "{} {:?} failed:\n{}{}", self.binary.display(), args, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{} {:?} failed:\n{}{}",
+            self.binary.display(),
+            args,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Runs kubectl expecting failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(!out.status.success(), "{:?} unexpectedly succeeded:\n{}", args, String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "{:?} unexpectedly succeeded:\n{}",
+            args,
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
@@ -131,9 +184,16 @@ pub fn kubectls() -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     let on_path = which("kubectl");
-    let beside = on_path.as_ref().and_then(|p| std::fs::canonicalize(p).ok()).and_then(|p| p.parent().map(Path::to_path_buf));
+    let beside = on_path
+        .as_ref()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf));
     for version in ["1.27", "1.33"] {
-        match beside.as_ref().map(|d| d.join(format!("kubectl.{version}"))).filter(|p| p.exists()) {
+        match beside
+            .as_ref()
+            .map(|d| d.join(format!("kubectl.{version}")))
+            .filter(|p| p.exists())
+        {
             Some(p) => found.push(p),
             None => missing.push(format!("kubectl {version}")),
         }
@@ -166,13 +226,20 @@ fn kubectl_1_35() -> Option<PathBuf> {
 /// `kubectl` 1.35 or `helm` 4, fetched (once, cached) by `../shared/tools/get-kubectl-1.35`.
 pub fn shared_tool(name: &str) -> Option<PathBuf> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/get-kubectl-1.35");
-    let out = Command::new(&script).stderr(Stdio::inherit()).output().ok()?;
+    let out = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
     Some(PathBuf::from(dir).join(name)).filter(|p| out.status.success() && p.exists())
 }
 
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
 }
 
 /// Polls `check` until it returns Some or `timeout` passes.

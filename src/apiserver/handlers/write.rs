@@ -100,7 +100,7 @@ impl<'a> Admit<'a> {
         }
 
         if let Some(old) = old {
-            if spec_changed(old, &new) {
+            if rt.tracks_generation() && spec_changed(old, &new) {
                 meta_mut(&mut new).insert("generation".into(), json!(object_meta::generation(old) + 1));
             }
             if unchanged(old, &new) {
@@ -173,7 +173,9 @@ impl<'a> Admit<'a> {
         let meta = meta_mut(new);
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("creationTimestamp".into(), json!(self.now));
-        meta.insert("generation".into(), json!(1));
+        if self.rt.tracks_generation() {
+            meta.insert("generation".into(), json!(1));
+        }
         for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
             meta.remove(field);
         }
@@ -403,7 +405,7 @@ fn apply_conflict(rt: &ResourceType, name: &str, conflicts: Vec<managed_fields::
 
 /// Applies a non-apply patch to the current object (in view form).
 fn apply_patch(patch_type: PatchType, old: &Value, body: Value, rt: &ResourceType, name: &str) -> ApiResult<Value> {
-    let invalid = |message: String| ApiError::invalid(&rt.group, &rt.kind, name, vec![Cause::new("FieldValueInvalid", "", message)]);
+    let invalid = |message: String| ApiError::new(422, "Invalid", format!("{} \"{name}\" could not be patched: {message}", rt.kind));
     let mut doc = old.clone();
     match patch_type {
         PatchType::Json => {
