@@ -16,12 +16,27 @@ fn chart_lints_and_renders_every_kaspire_crd() {
     };
     let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/kaspire");
     let lint = Command::new(&helm).args(["lint", chart]).output().unwrap();
-    assert!(lint.status.success(), "helm lint failed:\n{}{}", String::from_utf8_lossy(&lint.stdout), String::from_utf8_lossy(&lint.stderr));
+    assert!(
+        lint.status.success(),
+        "helm lint failed:\n{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
 
-    let render = Command::new(&helm).args(["template", "kaspire", chart, "--include-crds"]).output().unwrap();
-    assert!(render.status.success(), "helm template failed:\n{}", String::from_utf8_lossy(&render.stderr));
+    let render = Command::new(&helm)
+        .args(["template", "kaspire", chart, "--include-crds"])
+        .output()
+        .unwrap();
+    assert!(
+        render.status.success(),
+        "helm template failed:\n{}",
+        String::from_utf8_lossy(&render.stderr)
+    );
     let manifests = String::from_utf8_lossy(&render.stdout);
     for name in ["executables", "containers", "parameters", "values"] {
-        assert!(manifests.contains(&format!("name: {name}.kaspire.dev")), "the chart does not render the {name} CRD:\n{manifests}");
+        assert!(
+            manifests.contains(&format!("name: {name}.kaspire.dev")),
+            "the chart does not render the {name} CRD:\n{manifests}"
+        );
     }
 }

@@ -14,11 +14,25 @@ use super::resource::{PrinterColumn, ResourceType, StorageId};
 pub fn validate(crd: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
     let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
-    let text = |pointer: &str| spec.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
-    let (group, plural, kind, scope) = (text("/group"), text("/names/plural"), text("/names/kind"), text("/scope"));
+    let text = |pointer: &str| {
+        spec.pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (group, plural, kind, scope) = (
+        text("/group"),
+        text("/names/plural"),
+        text("/names/kind"),
+        text("/scope"),
+    );
     let mut require = |field: &str, value: &str| {
         if value.is_empty() {
-            causes.push(Cause::new("FieldValueRequired", format!("spec.{field}"), "Required value"));
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                format!("spec.{field}"),
+                "Required value",
+            ));
         }
     };
     require("group", &group);
@@ -33,20 +47,54 @@ pub fn validate(crd: &Value) -> Vec<Cause> {
     }
     let name = object_meta::name(crd);
     if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
-        causes.push(Cause::new("FieldValueInvalid", "metadata.name", format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group")));
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            "metadata.name",
+            format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+        ));
     }
-    let versions = spec.get("versions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let versions = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if versions.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "spec.versions", "Required value: must have exactly one version marked as storage version"));
-    } else if versions.iter().filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).count() != 1 {
-        causes.push(Cause::new("FieldValueInvalid", "spec.versions", "Invalid value: must have exactly one version marked as storage version"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.versions",
+            "Required value: must have exactly one version marked as storage version",
+        ));
+    } else if versions
+        .iter()
+        .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .count()
+        != 1
+    {
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            "spec.versions",
+            "Invalid value: must have exactly one version marked as storage version",
+        ));
     }
     for (i, version) in versions.iter().enumerate() {
-        if version.get("name").and_then(Value::as_str).unwrap_or("").is_empty() {
-            causes.push(Cause::new("FieldValueRequired", format!("spec.versions[{i}].name"), "Required value"));
+        if version
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                format!("spec.versions[{i}].name"),
+                "Required value",
+            ));
         }
         if version.pointer("/schema/openAPIV3Schema").is_none() {
-            causes.push(Cause::new("FieldValueRequired", format!("spec.versions[{i}].schema.openAPIV3Schema"), "Required value: schemas are required"));
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                "Required value: schemas are required",
+            ));
         }
     }
     causes
@@ -57,18 +105,28 @@ pub fn set_status(crd: &mut Value) {
     let names = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
     let mut accepted = names.clone();
     if accepted.get("singular").is_none() {
-        let kind = names.get("kind").and_then(Value::as_str).unwrap_or("").to_lowercase();
+        let kind = names
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_lowercase();
         accepted["singular"] = json!(kind);
     }
     let stored: Vec<Value> = crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
-        .map(|v| v.iter().filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).filter_map(|v| v.get("name").cloned()).collect())
+        .map(|v| {
+            v.iter()
+                .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+                .filter_map(|v| v.get("name").cloned())
+                .collect()
+        })
         .unwrap_or_default();
-    let since = crd.pointer("/status/conditions/0/lastTransitionTime").cloned().unwrap_or_else(|| json!(object_meta::now()));
-    let condition = |type_: &str, reason: &str, message: &str| {
-        json!({"type": type_, "status": "True", "lastTransitionTime": since, "reason": reason, "message": message})
-    };
+    let since = crd
+        .pointer("/status/conditions/0/lastTransitionTime")
+        .cloned()
+        .unwrap_or_else(|| json!(object_meta::now()));
+    let condition = |type_: &str, reason: &str, message: &str| json!({"type": type_, "status": "True", "lastTransitionTime": since, "reason": reason, "message": message});
     crd["status"] = json!({
         "conditions": [
             condition("NamesAccepted", "NoConflicts", "no conflicts found"),
@@ -90,22 +148,46 @@ pub fn register(registry: &Registry, crd: &Value) {
 /// The resource types a CRD defines: one per served version.
 pub fn types(crd: &Value) -> Vec<ResourceType> {
     let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
-    let text = |pointer: &str| spec.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |pointer: &str| {
+        spec.pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let strings = |pointer: &str| -> Vec<String> {
-        spec.pointer(pointer).and_then(Value::as_array).map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+        spec.pointer(pointer)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let group = text("/group");
     let plural = text("/names/plural");
     let kind = text("/names/kind");
-    let singular = Some(text("/names/singular")).filter(|s| !s.is_empty()).unwrap_or_else(|| kind.to_lowercase());
-    let list_kind = Some(text("/names/listKind")).filter(|s| !s.is_empty()).unwrap_or_else(|| format!("{kind}List"));
-    let versions = spec.get("versions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let singular = Some(text("/names/singular"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| kind.to_lowercase());
+    let list_kind = Some(text("/names/listKind"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{kind}List"));
+    let versions = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     versions
         .iter()
         .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true))
         .map(|version| ResourceType {
             group: group.clone(),
-            version: version.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
+            version: version
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             plural: plural.clone(),
             singular: singular.clone(),
             kind: kind.clone(),
@@ -114,8 +196,12 @@ pub fn types(crd: &Value) -> Vec<ResourceType> {
             short_names: strings("/names/shortNames"),
             categories: strings("/names/categories"),
             status_subresource: version.pointer("/subresources/status").is_some(),
-            log_subresource: group == "kaspire.dev" && matches!(kind.as_str(), "Executable" | "Container" | "Value"),
-            schema: version.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new),
+            log_subresource: group == "kaspire.dev"
+                && matches!(kind.as_str(), "Executable" | "Container" | "Value"),
+            schema: version
+                .pointer("/schema/openAPIV3Schema")
+                .cloned()
+                .map(Arc::new),
             printer_columns: printer_columns(version),
             storage: StorageId(format!("{group}/{plural}")),
             extra_field_selectors: &[],
@@ -125,11 +211,20 @@ pub fn types(crd: &Value) -> Vec<ResourceType> {
 }
 
 fn printer_columns(version: &Value) -> Vec<PrinterColumn> {
-    let columns = version.get("additionalPrinterColumns").and_then(Value::as_array).cloned().unwrap_or_default();
+    let columns = version
+        .get("additionalPrinterColumns")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     columns
         .iter()
         .map(|c| {
-            let text = |field: &str| c.get(field).and_then(Value::as_str).unwrap_or("").to_string();
+            let text = |field: &str| {
+                c.get(field)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             PrinterColumn {
                 name: text("name"),
                 type_: text("type"),
@@ -147,13 +242,21 @@ fn printer_columns(version: &Value) -> Vec<PrinterColumn> {
 pub fn unregister(server: &super::server::ApiServer, crd: &Value) {
     let name = object_meta::name(crd).to_string();
     server.registry.remove_crd(&name);
-    let Some(storage) = types(crd).first().map(|t| t.storage.clone()) else { return };
+    let Some(storage) = types(crd).first().map(|t| t.storage.clone()) else {
+        return;
+    };
     let store = server.store.clone();
     tokio::spawn(async move {
         let (objects, _) = store.list(&storage, None, None);
         for object in objects {
-            let key = super::store::ObjectKey::new(&storage, object_meta::meta_str(&object, "namespace").unwrap_or(""), object_meta::name(&object));
-            let _ = store.write(&key, false, |_, _| Ok(super::store::Decision::Delete)).await;
+            let key = super::store::ObjectKey::new(
+                &storage,
+                object_meta::meta_str(&object, "namespace").unwrap_or(""),
+                object_meta::name(&object),
+            );
+            let _ = store
+                .write(&key, false, |_, _| Ok(super::store::Decision::Delete))
+                .await;
         }
         tracing::info!(crd = %name, "deleted the objects of a removed CRD");
     });

@@ -36,7 +36,9 @@ impl Embedded {
         let store = Store::open(&state.store())?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let server = ApiServer::new(store, shutdown_rx.clone());
-        let (stored_crds, _) = server.store.list(&StorageId(CRDS_STORAGE.into()), None, None);
+        let (stored_crds, _) = server
+            .store
+            .list(&StorageId(CRDS_STORAGE.into()), None, None);
         for crd in stored_crds.iter() {
             crds::register(&server.registry, crd);
         }
@@ -49,10 +51,25 @@ impl Embedded {
         let token = Token::load_or_create(&state.token())?;
         let listener = network::bind(port, previous_port(state)).await?;
         let port = listener.local_addr()?.port();
-        tokio::spawn(network::serve(listener, tls.server_config.clone(), token.clone(), app, shutdown_rx));
+        tokio::spawn(network::serve(
+            listener,
+            tls.server_config.clone(),
+            token.clone(),
+            app,
+            shutdown_rx,
+        ));
         let kubeconfig = state.kubeconfig();
-        write_private(&kubeconfig, kubeconfig_yaml(port, &tls.ca_pem, token.as_str()).as_bytes())?;
-        Ok(Embedded { server, client, port, kubeconfig, shutdown })
+        write_private(
+            &kubeconfig,
+            kubeconfig_yaml(port, &tls.ca_pem, token.as_str()).as_bytes(),
+        )?;
+        Ok(Embedded {
+            server,
+            client,
+            port,
+            kubeconfig,
+            shutdown,
+        })
     }
 
     /// Ends watches and stops accepting connections.
@@ -73,14 +90,18 @@ async fn install_defaults(client: &kube::Client) -> anyhow::Result<()> {
     let definitions: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in crate::api::crds() {
         let name = crd.metadata.name.clone().unwrap_or_default();
-        definitions.patch(&name, &params, &Patch::Apply(crd)).await?;
+        definitions
+            .patch(&name, &params, &Patch::Apply(crd))
+            .await?;
     }
     Ok(())
 }
 
 fn previous_port(state: &StateDir) -> Option<u16> {
     let text = std::fs::read_to_string(state.kubeconfig()).ok()?;
-    let line = text.lines().find(|l| l.trim_start().starts_with("server: https://127.0.0.1:"))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("server: https://127.0.0.1:"))?;
     line.rsplit(':').next()?.trim().parse().ok()
 }
 

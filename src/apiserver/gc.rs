@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::builtin::NAMESPACES_STORAGE;
-use super::handlers::delete::{self, DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Propagation};
+use super::handlers::delete::{
+    self, DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Propagation,
+};
 use super::object_meta;
 use super::server::ApiServer;
 use super::store::{Decision, ObjectKey, Store};
@@ -60,7 +62,11 @@ fn is_relevant(change: &Change) -> bool {
 pub async fn pass(store: &Store) {
     let all = store.all();
     let uids: HashSet<&str> = all.iter().map(|(_, o)| object_meta::uid(o)).collect();
-    let namespaces: HashSet<&str> = all.iter().filter(|(k, _)| k.storage.0 == NAMESPACES_STORAGE).map(|(k, _)| k.name.as_str()).collect();
+    let namespaces: HashSet<&str> = all
+        .iter()
+        .filter(|(k, _)| k.storage.0 == NAMESPACES_STORAGE)
+        .map(|(k, _)| k.name.as_str())
+        .collect();
     let mut dependents: HashMap<String, Vec<&ObjectKey>> = HashMap::new();
     for (key, object) in &all {
         for owner in object_meta::owner_uids(object) {
@@ -70,8 +76,12 @@ pub async fn pass(store: &Store) {
 
     for (key, object) in &all {
         let owners = object_meta::owner_uids(object);
-        let live_owners = owners.iter().filter(|uid| uids.contains(uid.as_str())).count();
-        let namespace_gone = !key.namespace.is_empty() && !namespaces.contains(key.namespace.as_str());
+        let live_owners = owners
+            .iter()
+            .filter(|uid| uids.contains(uid.as_str()))
+            .count();
+        let namespace_gone =
+            !key.namespace.is_empty() && !namespaces.contains(key.namespace.as_str());
         if (!owners.is_empty() && live_owners == 0) || namespace_gone {
             if !object_meta::is_deleting(object) {
                 remove(store, key, Propagation::Background).await;
@@ -83,7 +93,10 @@ pub async fn pass(store: &Store) {
 
     for (key, object) in all.iter().filter(|(_, o)| object_meta::is_deleting(o)) {
         let finalizers = object_meta::finalizers(object);
-        let deps = dependents.get(object_meta::uid(object)).cloned().unwrap_or_default();
+        let deps = dependents
+            .get(object_meta::uid(object))
+            .cloned()
+            .unwrap_or_default();
         if finalizers.iter().any(|f| f == ORPHAN_FINALIZER) {
             let owner = object_meta::uid(object).to_string();
             for dep in &deps {
@@ -102,7 +115,10 @@ pub async fn pass(store: &Store) {
 }
 
 async fn remove(store: &Store, key: &ObjectKey, propagation: Propagation) {
-    let options = DeleteOptions { propagation, ..DeleteOptions::background() };
+    let options = DeleteOptions {
+        propagation,
+        ..DeleteOptions::background()
+    };
     match delete::delete_object(store, ("", &key.storage.0), key, &options).await {
         Ok(_) => tracing::debug!(object = %key.name, "garbage collected"),
         Err(e) if e.code == 404 => {}
@@ -113,9 +129,15 @@ async fn remove(store: &Store, key: &ObjectKey, propagation: Propagation) {
 async fn drop_owner_refs(store: &Store, key: &ObjectKey, drop: impl Fn(&str) -> bool) {
     let result = store
         .write(key, false, |current, _| {
-            let Some(current) = current else { return Ok(Decision::Keep) };
+            let Some(current) = current else {
+                return Ok(Decision::Keep);
+            };
             let refs = object_meta::owner_refs(current);
-            let kept: Vec<Value> = refs.iter().filter(|r| !drop(r.get("uid").and_then(Value::as_str).unwrap_or(""))).cloned().collect();
+            let kept: Vec<Value> = refs
+                .iter()
+                .filter(|r| !drop(r.get("uid").and_then(Value::as_str).unwrap_or("")))
+                .cloned()
+                .collect();
             if kept.len() == refs.len() {
                 return Ok(Decision::Keep);
             }
@@ -137,8 +159,13 @@ async fn drop_owner_refs(store: &Store, key: &ObjectKey, drop: impl Fn(&str) -> 
 async fn remove_finalizer(store: &Store, key: &ObjectKey, finalizer: &str) {
     let result = store
         .write(key, false, |current, _| {
-            let Some(current) = current else { return Ok(Decision::Keep) };
-            let finalizers: Vec<String> = object_meta::finalizers(current).into_iter().filter(|f| f != finalizer).collect();
+            let Some(current) = current else {
+                return Ok(Decision::Keep);
+            };
+            let finalizers: Vec<String> = object_meta::finalizers(current)
+                .into_iter()
+                .filter(|f| f != finalizer)
+                .collect();
             if finalizers.is_empty() && object_meta::is_deleting(current) {
                 return Ok(Decision::Delete);
             }

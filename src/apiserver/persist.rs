@@ -89,7 +89,9 @@ fn commit_loop(db: Database, mut rx: mpsc::UnboundedReceiver<PendingWrite>, hub:
         if let Err(e) = commit_batch(&db, &batch) {
             // Memory is now ahead of disk: serving on would show clients state that a
             // restart takes back. Crash instead; the next start loads what is on disk.
-            eprintln!("kaspire: fatal: the store could not write to disk: {e}; exiting so that no unsaved change is served");
+            eprintln!(
+                "kaspire: fatal: the store could not write to disk: {e}; exiting so that no unsaved change is served"
+            );
             std::process::exit(70);
         }
         hub.publish(batch.iter().map(|w| w.change.clone()));

@@ -30,7 +30,12 @@ pub trait Admission: Send + Sync {
 
 /// Serves a subresource the generic handlers don't know (kaspire's `log`).
 pub trait SubresourceHandler: Send + Sync {
-    fn handle(&self, rt: Arc<ResourceType>, path: ResourcePath, query: Query) -> BoxFuture<'static, ApiResult<Response>>;
+    fn handle(
+        &self,
+        rt: Arc<ResourceType>,
+        path: ResourcePath,
+        query: Query,
+    ) -> BoxFuture<'static, ApiResult<Response>>;
 }
 
 /// Everything a request handler needs.
@@ -55,7 +60,10 @@ impl ApiServer {
     }
 
     pub fn add_admission(&self, rule: Arc<dyn Admission>) {
-        self.admission.write().expect("admission poisoned").push(rule);
+        self.admission
+            .write()
+            .expect("admission poisoned")
+            .push(rule);
     }
 
     pub fn set_log_handler(&self, handler: Arc<dyn SubresourceHandler>) {
@@ -65,11 +73,17 @@ impl ApiServer {
     /// Runs every admission rule against `object`.
     pub fn admit(&self, rt: &ResourceType, object: &Value, view: &StoreView<'_>) -> Vec<Cause> {
         let rules = self.admission.read().expect("admission poisoned").clone();
-        rules.iter().flat_map(|rule| rule.validate(rt, object, view)).collect()
+        rules
+            .iter()
+            .flat_map(|rule| rule.validate(rt, object, view))
+            .collect()
     }
 
     pub fn log_handler(&self) -> Option<Arc<dyn SubresourceHandler>> {
-        self.log_handler.read().expect("log handler poisoned").clone()
+        self.log_handler
+            .read()
+            .expect("log handler poisoned")
+            .clone()
     }
 
     /// The served type a resource path names, or a 404 worded like the real server's.
@@ -110,30 +124,47 @@ pub struct Call {
 impl Call {
     /// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
     pub async fn body_bytes(self) -> ApiResult<bytes::Bytes> {
-        axum::body::to_bytes(self.body, MAX_BODY_BYTES).await.map_err(|_| ApiError::payload_too_large(MAX_BODY_BYTES))
+        axum::body::to_bytes(self.body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::payload_too_large(MAX_BODY_BYTES))
     }
 
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
 async fn dispatch(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
     let target = parse_path(parts.uri.path())?;
-    let call = Call { method: parts.method, headers: parts.headers, query: Query::parse(parts.uri.query()), body };
+    let call = Call {
+        method: parts.method,
+        headers: parts.headers,
+        query: Query::parse(parts.uri.query()),
+        body,
+    };
     let read_only = matches!(call.method, Method::GET | Method::HEAD);
     match target {
         Target::Resource(path) => handlers::resource(server, path, call).await,
-        _ if !read_only => Err(ApiError::method_not_allowed(call.method.as_str(), parts.uri.path())),
+        _ if !read_only => Err(ApiError::method_not_allowed(
+            call.method.as_str(),
+            parts.uri.path(),
+        )),
         Target::Version => Ok(handlers::discovery::version()),
         Target::Health => Ok("ok".into_response()),
         Target::CoreVersions => Ok(handlers::discovery::core(&server, &call)),
         Target::GroupList => Ok(handlers::discovery::groups(&server, &call)),
         Target::Group(group) => handlers::discovery::group(&server, &group),
-        Target::ResourceList { group, version } => handlers::discovery::resources(&server, &group, &version),
+        Target::ResourceList { group, version } => {
+            handlers::discovery::resources(&server, &group, &version)
+        }
         Target::OpenApiV3Root => Ok(handlers::openapi::root(&server)),
-        Target::OpenApiV3 { group, version } => handlers::openapi::document(&server, &group, &version),
+        Target::OpenApiV3 { group, version } => {
+            handlers::openapi::document(&server, &group, &version)
+        }
         Target::OpenApiV2 => Ok(handlers::openapi::v2(&call)),
     }
 }

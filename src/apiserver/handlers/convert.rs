@@ -48,8 +48,13 @@ fn set_type_meta(rt: &ResourceType, object: &mut Value) {
     }
 }
 
-fn rename_fields(object: &mut Value, direction: impl Fn((&'static str, &'static str)) -> (&'static str, &'static str)) {
-    let Some(map) = object.as_object_mut() else { return };
+fn rename_fields(
+    object: &mut Value,
+    direction: impl Fn((&'static str, &'static str)) -> (&'static str, &'static str),
+) {
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
     let mut renamed = Map::new();
     for pair in EVENT_FIELD_NAMES {
         let (from, to) = direction(*pair);
@@ -67,7 +72,10 @@ mod tests {
     use serde_json::json;
 
     fn events_v1() -> ResourceType {
-        builtin::types().into_iter().find(|t| t.group == "events.k8s.io").unwrap()
+        builtin::types()
+            .into_iter()
+            .find(|t| t.group == "events.k8s.io")
+            .unwrap()
     }
 
     #[test]

@@ -38,7 +38,12 @@ pub struct DeleteOptions {
 
 impl DeleteOptions {
     pub fn background() -> Self {
-        DeleteOptions { propagation: Propagation::Background, uid: None, resource_version: None, dry_run: false }
+        DeleteOptions {
+            propagation: Propagation::Background,
+            uid: None,
+            resource_version: None,
+            dry_run: false,
+        }
     }
 
     /// From the DeleteOptions body (kubectl, kube-rs) and/or query parameters.
@@ -48,10 +53,18 @@ impl DeleteOptions {
         let body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             json!({})
         } else {
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("the DeleteOptions body is not valid JSON: {e}")))?
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::bad_request(format!("the DeleteOptions body is not valid JSON: {e}"))
+            })?
         };
-        let policy = body.get("propagationPolicy").and_then(Value::as_str).or(query.get("propagationPolicy"));
-        let orphan_legacy = body.get("orphanDependents").and_then(Value::as_bool).unwrap_or(false);
+        let policy = body
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .or(query.get("propagationPolicy"));
+        let orphan_legacy = body
+            .get("orphanDependents")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let propagation = match policy {
             Some("Foreground") => Propagation::Foreground,
             Some("Orphan") => Propagation::Orphan,
@@ -64,11 +77,20 @@ impl DeleteOptions {
                 )));
             }
         };
-        let body_dry_run = body.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All"));
+        let body_dry_run = body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
         Ok(DeleteOptions {
             propagation,
-            uid: body.pointer("/preconditions/uid").and_then(Value::as_str).map(String::from),
-            resource_version: body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(String::from),
+            uid: body
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(String::from),
+            resource_version: body
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(String::from),
             dry_run: body_dry_run || query.dry_run()?,
         })
     }
@@ -76,7 +98,12 @@ impl DeleteOptions {
 
 /// Deletes (or starts deleting) one stored object. Returns the object as it now is and
 /// whether it is gone; `None` when there was nothing to delete.
-pub async fn delete_object(store: &Store, rt_names: (&str, &str), key: &ObjectKey, options: &DeleteOptions) -> ApiResult<Option<(Value, bool)>> {
+pub async fn delete_object(
+    store: &Store,
+    rt_names: (&str, &str),
+    key: &ObjectKey,
+    options: &DeleteOptions,
+) -> ApiResult<Option<(Value, bool)>> {
     let (group, plural) = rt_names;
     let mut gone = false;
     let written = store
@@ -116,7 +143,8 @@ pub async fn delete_object(store: &Store, rt_names: (&str, &str), key: &ObjectKe
             }
             object_meta::set_finalizers(&mut object, &finalizers);
             let meta = object_meta::meta_mut(&mut object);
-            meta.entry("deletionTimestamp").or_insert_with(|| json!(object_meta::now()));
+            meta.entry("deletionTimestamp")
+                .or_insert_with(|| json!(object_meta::now()));
             meta.entry("deletionGracePeriodSeconds").or_insert(json!(0));
             Ok(Decision::Put(object))
         })
@@ -125,8 +153,18 @@ pub async fn delete_object(store: &Store, rt_names: (&str, &str), key: &ObjectKe
 }
 
 /// DELETE `.../<plural>/<name>`.
-pub async fn delete_one(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
-    let shape = Call { method: call.method.clone(), headers: call.headers.clone(), query: call.query.clone(), body: axum::body::Body::empty() };
+pub async fn delete_one(
+    server: &ApiServer,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    call: Call,
+) -> ApiResult<Response> {
+    let shape = Call {
+        method: call.method.clone(),
+        headers: call.headers.clone(),
+        query: call.query.clone(),
+        body: axum::body::Body::empty(),
+    };
     let options = DeleteOptions::from_call(call).await?;
     let name = path.name.clone().unwrap_or_default();
     let key = ObjectKey::new(&rt.storage, path.namespace.as_deref().unwrap_or(""), &name);
@@ -139,17 +177,36 @@ pub async fn delete_one(server: &ApiServer, rt: &ResourceType, path: &ResourcePa
     if gone {
         return Ok(respond::json(StatusCode::OK, &success_status(rt, &object)));
     }
-    Ok(respond::object(StatusCode::OK, rt, respond::wants_table(&shape), &convert::to_view(rt, &object)))
+    Ok(respond::object(
+        StatusCode::OK,
+        rt,
+        respond::wants_table(&shape),
+        &convert::to_view(rt, &object),
+    ))
 }
 
 /// DELETE `.../<plural>` (deletecollection) with selectors: returns the affected objects.
-pub async fn delete_collection(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
+pub async fn delete_collection(
+    server: &ApiServer,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    call: Call,
+) -> ApiResult<Response> {
     let selection = Selection::from_call(rt, &call)?;
     let options = DeleteOptions::from_call(call).await?;
-    let (objects, _) = server.store.list(&rt.storage, path.namespace.as_deref(), None);
+    let (objects, _) = server
+        .store
+        .list(&rt.storage, path.namespace.as_deref(), None);
     let mut items = Vec::new();
-    for object in objects.iter().filter(|o| selection.matches(&convert::to_view(rt, o))) {
-        let key = ObjectKey::new(&rt.storage, object_meta::meta_str(object, "namespace").unwrap_or(""), object_meta::name(object));
+    for object in objects
+        .iter()
+        .filter(|o| selection.matches(&convert::to_view(rt, o)))
+    {
+        let key = ObjectKey::new(
+            &rt.storage,
+            object_meta::meta_str(object, "namespace").unwrap_or(""),
+            object_meta::name(object),
+        );
         match delete_object(&server.store, (&rt.group, &rt.plural), &key, &options).await {
             Ok(Some((object, gone))) => {
                 if gone && !options.dry_run {

@@ -14,7 +14,16 @@ use crate::apiserver::error::{ApiError, ApiResult};
 use crate::apiserver::resource::ResourceType;
 use crate::apiserver::server::{ApiServer, Call};
 
-const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
 
 /// `/version`: the Kubernetes version kaspire's API matches, plus kaspire's own.
@@ -39,7 +48,9 @@ pub fn version() -> Response {
 fn aggregated_version(call: &Call) -> Option<&'static str> {
     call.header("accept").split(',').find_map(|media| {
         let params: Vec<&str> = media.split(';').map(str::trim).collect();
-        if !params.contains(&"g=apidiscovery.k8s.io") || !params.contains(&"as=APIGroupDiscoveryList") {
+        if !params.contains(&"g=apidiscovery.k8s.io")
+            || !params.contains(&"as=APIGroupDiscoveryList")
+        {
             return None;
         }
         if params.contains(&"v=v2") {
@@ -78,15 +89,23 @@ fn aggregated(server: &ApiServer, core: bool, version: &str) -> Response {
         "metadata": {},
         "items": items,
     });
-    let content_type = format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
-    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body.to_string()).into_response()
+    let content_type =
+        format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn discovery_v2_resource(rt: &ResourceType) -> Value {
     let kind = json!({ "group": rt.group, "version": rt.version, "kind": rt.kind });
     let mut subresources = Vec::new();
     if rt.status_subresource {
-        subresources.push(json!({ "subresource": "status", "responseKind": kind, "verbs": SUBRESOURCE_VERBS }));
+        subresources.push(
+            json!({ "subresource": "status", "responseKind": kind, "verbs": SUBRESOURCE_VERBS }),
+        );
     }
     if rt.log_subresource {
         subresources.push(json!({ "subresource": "log", "responseKind": {"group": "", "version": "", "kind": "string"}, "verbs": ["get"] }));
@@ -114,7 +133,12 @@ fn discovery_v2_resource(rt: &ResourceType) -> Value {
 fn grouped(server: &ApiServer) -> BTreeMap<String, BTreeMap<String, Vec<Arc<ResourceType>>>> {
     let mut groups: BTreeMap<String, BTreeMap<String, Vec<Arc<ResourceType>>>> = BTreeMap::new();
     for rt in server.registry.all() {
-        groups.entry(rt.group.clone()).or_default().entry(rt.version.clone()).or_default().push(rt);
+        groups
+            .entry(rt.group.clone())
+            .or_default()
+            .entry(rt.version.clone())
+            .or_default()
+            .push(rt);
     }
     groups
 }
@@ -135,7 +159,10 @@ pub fn core(server: &ApiServer, call: &Call) -> Response {
 }
 
 fn group_json(group: &str, versions: &BTreeMap<String, Vec<Arc<ResourceType>>>) -> Value {
-    let list: Vec<Value> = versions.keys().map(|v| json!({ "groupVersion": format!("{group}/{v}"), "version": v })).collect();
+    let list: Vec<Value> = versions
+        .keys()
+        .map(|v| json!({ "groupVersion": format!("{group}/{v}"), "version": v }))
+        .collect();
     json!({ "name": group, "versions": list, "preferredVersion": list.first().cloned().unwrap_or(Value::Null) })
 }
 
@@ -144,14 +171,24 @@ pub fn groups(server: &ApiServer, call: &Call) -> Response {
     if let Some(version) = aggregated_version(call) {
         return aggregated(server, false, version);
     }
-    let groups: Vec<Value> = grouped(server).iter().filter(|(g, _)| !g.is_empty()).map(|(g, versions)| group_json(g, versions)).collect();
-    respond::json(StatusCode::OK, &json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups }))
+    let groups: Vec<Value> = grouped(server)
+        .iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, versions)| group_json(g, versions))
+        .collect();
+    respond::json(
+        StatusCode::OK,
+        &json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups }),
+    )
 }
 
 /// `/apis/<group>`.
 pub fn group(server: &ApiServer, group: &str) -> ApiResult<Response> {
     let groups = grouped(server);
-    let versions = groups.get(group).filter(|_| !group.is_empty()).ok_or_else(|| ApiError::path_not_found(&format!("/apis/{group}")))?;
+    let versions = groups
+        .get(group)
+        .filter(|_| !group.is_empty())
+        .ok_or_else(|| ApiError::path_not_found(&format!("/apis/{group}")))?;
     let mut body = group_json(group, versions);
     body["kind"] = json!("APIGroup");
     body["apiVersion"] = json!("v1");
@@ -160,7 +197,12 @@ pub fn group(server: &ApiServer, group: &str) -> ApiResult<Response> {
 
 /// `/api/v1` and `/apis/<group>/<version>`: the APIResourceList.
 pub fn resources(server: &ApiServer, group: &str, version: &str) -> ApiResult<Response> {
-    let types: Vec<Arc<ResourceType>> = server.registry.all().into_iter().filter(|rt| rt.group == group && rt.version == version).collect();
+    let types: Vec<Arc<ResourceType>> = server
+        .registry
+        .all()
+        .into_iter()
+        .filter(|rt| rt.group == group && rt.version == version)
+        .collect();
     if types.is_empty() {
         return Err(ApiError::path_not_found(&format!("{group}/{version}")));
     }
@@ -187,7 +229,11 @@ pub fn resources(server: &ApiServer, group: &str, version: &str) -> ApiResult<Re
             resources.push(json!({ "name": format!("{}/log", rt.plural), "singularName": "", "namespaced": rt.namespaced, "kind": rt.kind, "verbs": ["get"] }));
         }
     }
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Ok(respond::json(
         StatusCode::OK,
         &json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources }),

@@ -19,7 +19,11 @@ pub fn normalize(rt: &ResourceType, _old: Option<&Value>, object: &mut Value) ->
     if is(rt, "", "Secret") {
         normalize_secret(object);
     } else if is(rt, "", "Namespace") {
-        let phase = if crate::apiserver::object_meta::is_deleting(object) { "Terminating" } else { "Active" };
+        let phase = if crate::apiserver::object_meta::is_deleting(object) {
+            "Terminating"
+        } else {
+            "Active"
+        };
         object["status"] = json!({ "phase": phase });
     } else if is(rt, "apiextensions.k8s.io", "CustomResourceDefinition") {
         crds::set_status(object);
@@ -46,9 +50,13 @@ pub fn after_write(server: &ApiServer, rt: &ResourceType, object: &Value) {
 }
 
 fn normalize_secret(object: &mut Value) {
-    let Some(map) = object.as_object_mut() else { return };
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
     if let Some(Value::Object(string_data)) = map.remove("stringData") {
-        let data = map.entry("data").or_insert_with(|| Value::Object(Map::new()));
+        let data = map
+            .entry("data")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Some(data) = data.as_object_mut() {
             for (key, value) in string_data {
                 let text = value.as_str().unwrap_or_default();
@@ -60,10 +68,22 @@ fn normalize_secret(object: &mut Value) {
 }
 
 fn validate_secret(object: &Value) -> Vec<Cause> {
-    let Some(data) = object.get("data").and_then(Value::as_object) else { return Vec::new() };
+    let Some(data) = object.get("data").and_then(Value::as_object) else {
+        return Vec::new();
+    };
     data.iter()
-        .filter(|(_, value)| !value.as_str().is_some_and(|text| STANDARD.decode(text).is_ok()))
-        .map(|(key, _)| Cause::new("FieldValueInvalid", format!("data[{key}]"), "Invalid value: the value must be base64-encoded"))
+        .filter(|(_, value)| {
+            !value
+                .as_str()
+                .is_some_and(|text| STANDARD.decode(text).is_ok())
+        })
+        .map(|(key, _)| {
+            Cause::new(
+                "FieldValueInvalid",
+                format!("data[{key}]"),
+                "Invalid value: the value must be base64-encoded",
+            )
+        })
         .collect()
 }
 

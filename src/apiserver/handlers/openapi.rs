@@ -27,7 +27,10 @@ pub fn root(server: &ApiServer) -> Response {
     for ((group, version), types) in by_group_version(server) {
         let prefix = url_prefix(&group, &version);
         let hash = hash(&document_for(&group, &version, &types));
-        paths.insert(prefix.trim_start_matches('/').to_string(), json!({ "serverRelativeURL": format!("/openapi/v3{prefix}?hash={hash}") }));
+        paths.insert(
+            prefix.trim_start_matches('/').to_string(),
+            json!({ "serverRelativeURL": format!("/openapi/v3{prefix}?hash={hash}") }),
+        );
     }
     respond::json(StatusCode::OK, &json!({ "paths": paths }))
 }
@@ -35,8 +38,15 @@ pub fn root(server: &ApiServer) -> Response {
 /// `/openapi/v3/api/v1` and `/openapi/v3/apis/<group>/<version>`.
 pub fn document(server: &ApiServer, group: &str, version: &str) -> ApiResult<Response> {
     let all = by_group_version(server);
-    let types = all.get(&(group.to_string(), version.to_string())).ok_or_else(|| ApiError::path_not_found(&format!("/openapi/v3{}", url_prefix(group, version))))?;
-    Ok(respond::json(StatusCode::OK, &document_for(group, version, types)))
+    let types = all
+        .get(&(group.to_string(), version.to_string()))
+        .ok_or_else(|| {
+            ApiError::path_not_found(&format!("/openapi/v3{}", url_prefix(group, version)))
+        })?;
+    Ok(respond::json(
+        StatusCode::OK,
+        &document_for(group, version, types),
+    ))
 }
 
 /// `/openapi/v2`: an empty Swagger 2.0 document. kubectl 1.27 and 1.28 load it before
@@ -46,21 +56,35 @@ pub fn document(server: &ApiServer, group: &str, version: &str) -> ApiResult<Res
 /// protobuf media type).
 pub fn v2(call: &Call) -> Response {
     if call.header("accept").contains("protobuf") {
-        return (StatusCode::OK, [(http::header::CONTENT_TYPE, "application/octet-stream")], Vec::<u8>::new()).into_response();
+        return (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "application/octet-stream")],
+            Vec::<u8>::new(),
+        )
+            .into_response();
     }
-    respond::json(StatusCode::OK, &json!({ "swagger": "2.0", "info": { "title": "Kubernetes", "version": "v1.35.0" }, "paths": {}, "definitions": {} }))
+    respond::json(
+        StatusCode::OK,
+        &json!({ "swagger": "2.0", "info": { "title": "Kubernetes", "version": "v1.35.0" }, "paths": {}, "definitions": {} }),
+    )
 }
 
 fn by_group_version(server: &ApiServer) -> BTreeMap<(String, String), Vec<Arc<ResourceType>>> {
     let mut map: BTreeMap<(String, String), Vec<Arc<ResourceType>>> = BTreeMap::new();
     for rt in server.registry.all() {
-        map.entry((rt.group.clone(), rt.version.clone())).or_default().push(rt);
+        map.entry((rt.group.clone(), rt.version.clone()))
+            .or_default()
+            .push(rt);
     }
     map
 }
 
 fn url_prefix(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    }
 }
 
 fn hash(doc: &Value) -> String {
@@ -74,7 +98,9 @@ fn schema_name(rt: &ResourceType, kind: &str) -> String {
         "" => "io.k8s.api.core".to_string(),
         "events.k8s.io" => "io.k8s.api.events".to_string(),
         "coordination.k8s.io" => "io.k8s.api.coordination".to_string(),
-        "apiextensions.k8s.io" => "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions".to_string(),
+        "apiextensions.k8s.io" => {
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions".to_string()
+        }
         group => group.split('.').rev().collect::<Vec<_>>().join("."),
     };
     format!("{prefix}.{}.{kind}", rt.version)
@@ -90,14 +116,24 @@ fn document_for(group: &str, version: &str, types: &[Arc<ResourceType>]) -> Valu
         let list_name = schema_name(rt, &rt.list_kind);
         schemas.insert(list_name.clone(), list_schema(rt, &name));
         let base = if rt.namespaced {
-            format!("{}/namespaces/{{namespace}}/{}", url_prefix(group, version), rt.plural)
+            format!(
+                "{}/namespaces/{{namespace}}/{}",
+                url_prefix(group, version),
+                rt.plural
+            )
         } else {
             format!("{}/{}", url_prefix(group, version), rt.plural)
         };
         paths.insert(base.clone(), collection_path(rt, &gvk, &name, &list_name));
-        paths.insert(format!("{base}/{{name}}"), item_path(rt, &gvk, &name, "", true));
+        paths.insert(
+            format!("{base}/{{name}}"),
+            item_path(rt, &gvk, &name, "", true),
+        );
         if rt.status_subresource {
-            paths.insert(format!("{base}/{{name}}/status"), item_path(rt, &gvk, &name, "Status", false));
+            paths.insert(
+                format!("{base}/{{name}}/status"),
+                item_path(rt, &gvk, &name, "Status", false),
+            );
         }
     }
     schemas.insert(OBJECT_META.into(), object_meta_schema());
@@ -118,7 +154,11 @@ fn object_schema(rt: &ResourceType, gvk: &Value) -> Value {
         Some(schema) => (**schema).clone(),
         None => json!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true }),
     };
-    let description = format!("{} is a {} resource served by kaspire.", rt.kind, rt.api_version());
+    let description = format!(
+        "{} is a {} resource served by kaspire.",
+        rt.kind,
+        rt.api_version()
+    );
     let map = schema.as_object_mut().expect("schemas are objects");
     map.entry("description").or_insert(json!(description));
     let properties = map.entry("properties").or_insert_with(|| json!({}));
@@ -151,9 +191,21 @@ fn query(name: &str, kind: &str, description: &str) -> Value {
 
 fn write_params(apply: bool) -> Vec<Value> {
     let mut params = vec![
-        query("dryRun", "string", "When present, indicates that modifications should not be persisted. Valid values: All"),
-        query("fieldManager", "string", "fieldManager is a name associated with the actor or entity that is making these changes."),
-        query("fieldValidation", "string", "Ignore, Warn (default) or Strict: how unknown or duplicate fields in the request are handled."),
+        query(
+            "dryRun",
+            "string",
+            "When present, indicates that modifications should not be persisted. Valid values: All",
+        ),
+        query(
+            "fieldManager",
+            "string",
+            "fieldManager is a name associated with the actor or entity that is making these changes.",
+        ),
+        query(
+            "fieldValidation",
+            "string",
+            "Ignore, Warn (default) or Strict: how unknown or duplicate fields in the request are handled.",
+        ),
     ];
     if apply {
         params.push(query("force", "boolean", "Force is going to \"force\" Apply requests: it re-acquires conflicting fields owned by other people."));
@@ -169,7 +221,13 @@ fn responses(schema: &str) -> Value {
     json!({ "200": { "description": "OK", "content": { "application/json": body_ref(schema) } } })
 }
 
-fn operation(action: &str, id: String, gvk: &Value, params: Vec<Value>, response_schema: &str) -> Value {
+fn operation(
+    action: &str,
+    id: String,
+    gvk: &Value,
+    params: Vec<Value>,
+    response_schema: &str,
+) -> Value {
     json!({
         "operationId": id,
         "parameters": params,
@@ -192,8 +250,15 @@ fn path_params(rt: &ResourceType, with_name: bool) -> Vec<Value> {
 
 fn collection_path(rt: &ResourceType, gvk: &Value, item: &str, list: &str) -> Value {
     let scope = if rt.namespaced { "Namespaced" } else { "" };
-    let mut create = operation("post", format!("create{scope}{}", rt.kind), gvk, write_params(false), item);
-    create["requestBody"] = json!({ "required": true, "content": { "application/json": body_ref(item) } });
+    let mut create = operation(
+        "post",
+        format!("create{scope}{}", rt.kind),
+        gvk,
+        write_params(false),
+        item,
+    );
+    create["requestBody"] =
+        json!({ "required": true, "content": { "application/json": body_ref(item) } });
     json!({
         "get": operation("list", format!("list{scope}{}", rt.kind), gvk, vec![
             query("labelSelector", "string", "A selector to restrict the list of returned objects by their labels."),
@@ -216,13 +281,29 @@ fn item_path(rt: &ResourceType, gvk: &Value, item: &str, suffix: &str, deletable
     patch_types.insert("application/json-patch+json".into(), body_ref(PATCH));
     patch_types.insert("application/merge-patch+json".into(), body_ref(PATCH));
     if rt.strategic_merge_patch {
-        patch_types.insert("application/strategic-merge-patch+json".into(), body_ref(PATCH));
+        patch_types.insert(
+            "application/strategic-merge-patch+json".into(),
+            body_ref(PATCH),
+        );
     }
     patch_types.insert("application/apply-patch+yaml".into(), body_ref(PATCH));
-    let mut patch = operation("patch", format!("patch{scope}{kind}{suffix}"), gvk, write_params(true), item);
+    let mut patch = operation(
+        "patch",
+        format!("patch{scope}{kind}{suffix}"),
+        gvk,
+        write_params(true),
+        item,
+    );
     patch["requestBody"] = json!({ "required": true, "content": patch_types });
-    let mut replace = operation("put", format!("replace{scope}{kind}{suffix}"), gvk, write_params(false), item);
-    replace["requestBody"] = json!({ "required": true, "content": { "application/json": body_ref(item) } });
+    let mut replace = operation(
+        "put",
+        format!("replace{scope}{kind}{suffix}"),
+        gvk,
+        write_params(false),
+        item,
+    );
+    replace["requestBody"] =
+        json!({ "required": true, "content": { "application/json": body_ref(item) } });
     let mut path = json!({
         "get": operation("get", format!("read{scope}{kind}{suffix}"), gvk, vec![], item),
         "put": replace,
@@ -230,10 +311,24 @@ fn item_path(rt: &ResourceType, gvk: &Value, item: &str, suffix: &str, deletable
         "parameters": path_params(rt, true),
     });
     if deletable {
-        path["delete"] = operation("delete", format!("delete{scope}{kind}"), gvk, vec![
-            query("dryRun", "string", "When present, indicates that modifications should not be persisted."),
-            query("propagationPolicy", "string", "Whether and how garbage collection will be performed: Orphan, Background or Foreground."),
-        ], STATUS);
+        path["delete"] = operation(
+            "delete",
+            format!("delete{scope}{kind}"),
+            gvk,
+            vec![
+                query(
+                    "dryRun",
+                    "string",
+                    "When present, indicates that modifications should not be persisted.",
+                ),
+                query(
+                    "propagationPolicy",
+                    "string",
+                    "Whether and how garbage collection will be performed: Orphan, Background or Foreground.",
+                ),
+            ],
+            STATUS,
+        );
     }
     path
 }

@@ -16,14 +16,29 @@ use crate::apiserver::server::{ApiServer, Call};
 use crate::apiserver::store::ObjectKey;
 
 /// GET `.../<plural>/<name>` (and `/status`, which returns the whole object too).
-pub async fn get(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
+pub async fn get(
+    server: &ApiServer,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    call: Call,
+) -> ApiResult<Response> {
     let name = path.name.as_deref().unwrap_or_default();
     let table = respond::wants_table(&call);
     let key = ObjectKey::new(&rt.storage, path.namespace.as_deref().unwrap_or(""), name);
-    let stored = server.store.get(&key).ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
-    let revision = object_meta::meta_str(&stored, "resourceVersion").and_then(|rv| rv.parse().ok()).unwrap_or(0);
+    let stored = server
+        .store
+        .get(&key)
+        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+    let revision = object_meta::meta_str(&stored, "resourceVersion")
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or(0);
     server.store.wait_durable(revision).await;
-    Ok(respond::object(StatusCode::OK, rt, table, &convert::to_view(rt, &stored)))
+    Ok(respond::object(
+        StatusCode::OK,
+        rt,
+        table,
+        &convert::to_view(rt, &stored),
+    ))
 }
 
 /// The label and field selectors of a list or watch request.
@@ -36,14 +51,18 @@ impl Selection {
     pub fn from_call(rt: &ResourceType, call: &Call) -> ApiResult<Self> {
         let labels = LabelSelector::parse(call.query.get("labelSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("invalid labelSelector: {e}")))?;
-        let fields = FieldSelector::parse(call.query.get("fieldSelector").unwrap_or(""), |key| rt.supports_field_selector(key))
-            .map_err(|e| ApiError::bad_request(format!("invalid fieldSelector: {e}")))?;
+        let fields = FieldSelector::parse(call.query.get("fieldSelector").unwrap_or(""), |key| {
+            rt.supports_field_selector(key)
+        })
+        .map_err(|e| ApiError::bad_request(format!("invalid fieldSelector: {e}")))?;
         Ok(Selection { labels, fields })
     }
 
     /// Whether an object (in its served form) is selected.
     pub fn matches(&self, object: &Value) -> bool {
-        let labels = object_meta::meta(object).and_then(|m| m.get("labels")).and_then(Value::as_object);
+        let labels = object_meta::meta(object)
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object);
         self.labels.matches(labels) && self.fields.matches(object)
     }
 }
@@ -57,13 +76,31 @@ struct ContinueToken {
 }
 
 /// LIST `.../<plural>` with `labelSelector`, `fieldSelector`, `limit` and `continue`.
-pub async fn list(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
+pub async fn list(
+    server: &ApiServer,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    call: Call,
+) -> ApiResult<Response> {
     let selection = Selection::from_call(rt, &call)?;
     let table = respond::wants_table(&call);
-    let limit = call.query.number("limit")?.filter(|l| *l > 0).map(|l| l as usize);
-    let resume = call.query.get("continue").map(|token| decode_continue(server, token)).transpose()?;
-    let after = resume.as_ref().map(|t| ObjectKey::new(&rt.storage, &t.ns, &t.name));
-    let (stored, revision) = server.store.list(&rt.storage, path.namespace.as_deref(), after.as_ref());
+    let limit = call
+        .query
+        .number("limit")?
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
+    let resume = call
+        .query
+        .get("continue")
+        .map(|token| decode_continue(server, token))
+        .transpose()?;
+    let after = resume
+        .as_ref()
+        .map(|t| ObjectKey::new(&rt.storage, &t.ns, &t.name));
+    let (stored, revision) =
+        server
+            .store
+            .list(&rt.storage, path.namespace.as_deref(), after.as_ref());
     let list_revision = resume.as_ref().map(|t| t.rv).unwrap_or(revision);
     server.store.wait_durable(revision).await;
 
@@ -88,7 +125,10 @@ pub async fn list(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, ca
     }
     if let Some(include) = table {
         let refs: Vec<&Value> = items.iter().collect();
-        return Ok(respond::json(StatusCode::OK, &respond::table(rt, &refs, include, metadata)));
+        return Ok(respond::json(
+            StatusCode::OK,
+            &respond::table(rt, &refs, include, metadata),
+        ));
     }
     let list = json!({
         "apiVersion": rt.api_version(),
@@ -102,7 +142,9 @@ pub async fn list(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, ca
 fn encode_continue(rv: u64, last: &Value) -> String {
     let token = ContinueToken {
         rv,
-        ns: object_meta::meta_str(last, "namespace").unwrap_or("").to_string(),
+        ns: object_meta::meta_str(last, "namespace")
+            .unwrap_or("")
+            .to_string(),
         name: object_meta::name(last).to_string(),
     };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).expect("token serializes"))

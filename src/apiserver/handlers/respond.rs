@@ -10,7 +10,12 @@ use crate::apiserver::table::{self, IncludeObject};
 
 /// A JSON response with the given status code.
 pub fn json(code: StatusCode, value: &Value) -> Response {
-    (code, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
 }
 
 /// Adds `Warning: 299 - "..."` headers, which kubectl prints as `Warning: ...`.
@@ -39,16 +44,37 @@ pub fn wants_table(call: &Call) -> Option<IncludeObject> {
 }
 
 /// A Table of `objects` with the type's printer columns.
-pub fn table(rt: &ResourceType, objects: &[&Value], include: IncludeObject, list_metadata: Value) -> Value {
+pub fn table(
+    rt: &ResourceType,
+    objects: &[&Value],
+    include: IncludeObject,
+    list_metadata: Value,
+) -> Value {
     table::table(&rt.printer_columns, objects, include, list_metadata)
 }
 
 /// One object, as JSON or (when `table` is set) as a one-row Table.
-pub fn object(code: StatusCode, rt: &ResourceType, table: Option<IncludeObject>, object: &Value) -> Response {
+pub fn object(
+    code: StatusCode,
+    rt: &ResourceType,
+    table: Option<IncludeObject>,
+    object: &Value,
+) -> Response {
     match table {
         Some(include) => {
-            let rv = object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-            json(code, &self::table(rt, &[object], include, serde_json::json!({ "resourceVersion": rv })))
+            let rv = object
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null);
+            json(
+                code,
+                &self::table(
+                    rt,
+                    &[object],
+                    include,
+                    serde_json::json!({ "resourceVersion": rv }),
+                ),
+            )
         }
         None => json(code, object),
     }

@@ -45,12 +45,23 @@ struct Watcher {
 }
 
 /// Serves a watch request.
-pub async fn serve(server: Arc<ApiServer>, rt: Arc<ResourceType>, path: ResourcePath, call: Call) -> ApiResult<Response> {
+pub async fn serve(
+    server: Arc<ApiServer>,
+    rt: Arc<ResourceType>,
+    path: ResourcePath,
+    call: Call,
+) -> ApiResult<Response> {
     let selection = Selection::from_call(&rt, &call)?;
-    let timeout = call.query.number("timeoutSeconds")?.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = call
+        .query
+        .number("timeoutSeconds")?
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_TIMEOUT);
     let send_initial = call.query.flag("sendInitialEvents");
     if send_initial && call.query.get("resourceVersionMatch") != Some("NotOlderThan") {
-        return Err(ApiError::bad_request("sendInitialEvents requires resourceVersionMatch=NotOlderThan"));
+        return Err(ApiError::bad_request(
+            "sendInitialEvents requires resourceVersionMatch=NotOlderThan",
+        ));
     }
     let requested = call.query.get("resourceVersion").filter(|rv| *rv != "0");
     let mut watcher = Watcher {
@@ -68,11 +79,19 @@ pub async fn serve(server: Arc<ApiServer>, rt: Arc<ResourceType>, path: Resource
     let mut first_lines = Vec::new();
     let receiver = match requested.filter(|_| !send_initial) {
         Some(rv) => {
-            let rv: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}: it must be a decimal integer")))?;
+            let rv: u64 = rv.parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid resourceVersion {rv:?}: it must be a decimal integer"
+                ))
+            })?;
             watcher.start_revision = rv;
             match server.store.subscribe_from(rv) {
                 Ok((backlog, receiver)) => {
-                    first_lines.extend(backlog.iter().filter_map(|change| watcher.render_change(change)));
+                    first_lines.extend(
+                        backlog
+                            .iter()
+                            .filter_map(|change| watcher.render_change(change)),
+                    );
                     Some(receiver)
                 }
                 Err(too_old) => {
@@ -83,7 +102,10 @@ pub async fn serve(server: Arc<ApiServer>, rt: Arc<ResourceType>, path: Resource
         }
         None => {
             let receiver = server.store.subscribe();
-            let (objects, revision) = server.store.list(&rt.storage, path.namespace.as_deref(), None);
+            let (objects, revision) =
+                server
+                    .store
+                    .list(&rt.storage, path.namespace.as_deref(), None);
             watcher.start_revision = revision;
             for object in objects.iter() {
                 let view = convert::to_view(&rt, object);
@@ -162,8 +184,14 @@ impl Watcher {
     }
 
     fn selects(&self, view: &Value) -> bool {
-        let namespace_ok = self.namespace.as_deref().is_none_or(|ns| object_meta::meta_str(view, "namespace") == Some(ns));
-        let name_ok = self.name.as_deref().is_none_or(|n| object_meta::name(view) == n);
+        let namespace_ok = self
+            .namespace
+            .as_deref()
+            .is_none_or(|ns| object_meta::meta_str(view, "namespace") == Some(ns));
+        let name_ok = self
+            .name
+            .as_deref()
+            .is_none_or(|n| object_meta::name(view) == n);
         namespace_ok && name_ok && self.selection.matches(view)
     }
 
@@ -174,7 +202,10 @@ impl Watcher {
         }
         let now = convert::to_view(&self.rt, &change.object);
         let selected_now = self.selects(&now);
-        let selected_before = change.previous.as_ref().is_some_and(|p| self.selects(&convert::to_view(&self.rt, p)));
+        let selected_before = change
+            .previous
+            .as_ref()
+            .is_some_and(|p| self.selects(&convert::to_view(&self.rt, p)));
         let event = match change.kind {
             ChangeType::Added if selected_now => "ADDED",
             ChangeType::Modified if selected_now && selected_before => "MODIFIED",
@@ -189,8 +220,12 @@ impl Watcher {
     fn line(&mut self, event: &str, view: &Value) -> Bytes {
         let object = match self.table {
             Some(include) => {
-                let rv = view.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-                let mut table = respond::table(&self.rt, &[view], include, json!({ "resourceVersion": rv }));
+                let rv = view
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let mut table =
+                    respond::table(&self.rt, &[view], include, json!({ "resourceVersion": rv }));
                 if self.sent_columns {
                     table["columnDefinitions"] = json!([]);
                 }
@@ -215,7 +250,8 @@ impl Watcher {
 }
 
 fn expired_line(requested: u64, oldest: u64) -> Bytes {
-    let status = ApiError::gone(format!("too old resource version: {requested} ({oldest})")).to_status();
+    let status =
+        ApiError::gone(format!("too old resource version: {requested} ({oldest})")).to_status();
     to_line(json!({ "type": "ERROR", "object": status }))
 }
 

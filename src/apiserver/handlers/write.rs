@@ -39,7 +39,12 @@ struct Admit<'a> {
 }
 
 impl<'a> Admit<'a> {
-    fn new(server: &'a ApiServer, rt: &'a ResourceType, path: &'a ResourcePath, call: &Call) -> ApiResult<Self> {
+    fn new(
+        server: &'a ApiServer,
+        rt: &'a ResourceType,
+        path: &'a ResourcePath,
+        call: &Call,
+    ) -> ApiResult<Self> {
         let validation = match call.query.get("fieldValidation") {
             None | Some("Warn") => FieldValidation::Warn,
             Some("Strict") => FieldValidation::Strict,
@@ -63,13 +68,24 @@ impl<'a> Admit<'a> {
     }
 
     fn key(&self, name: &str) -> ObjectKey {
-        ObjectKey::new(&self.rt.storage, self.path.namespace.as_deref().unwrap_or(""), name)
+        ObjectKey::new(
+            &self.rt.storage,
+            self.path.namespace.as_deref().unwrap_or(""),
+            name,
+        )
     }
 
     /// The admission pipeline: type checks, metadata rules, kind rules, schema
     /// validation and defaulting, admission hooks, generation and managedFields.
     /// `old` and `new` are in the request's (view) form.
-    fn admit(&self, old: Option<&Value>, mut new: Value, view: &StoreView<'_>, applied: bool, warnings: &mut Vec<String>) -> ApiResult<Decision> {
+    fn admit(
+        &self,
+        old: Option<&Value>,
+        mut new: Value,
+        view: &StoreView<'_>,
+        applied: bool,
+        warnings: &mut Vec<String>,
+    ) -> ApiResult<Decision> {
         let rt = self.rt;
         self.check_type_meta(&new)?;
         new["apiVersion"] = json!(rt.api_version());
@@ -101,7 +117,8 @@ impl<'a> Admit<'a> {
 
         if let Some(old) = old {
             if rt.tracks_generation() && spec_changed(old, &new) {
-                meta_mut(&mut new).insert("generation".into(), json!(object_meta::generation(old) + 1));
+                meta_mut(&mut new)
+                    .insert("generation".into(), json!(object_meta::generation(old) + 1));
             }
             if unchanged(old, &new) {
                 return Ok(Decision::Keep);
@@ -109,7 +126,14 @@ impl<'a> Admit<'a> {
         }
         if !applied {
             let subresource = self.status.then_some("status");
-            managed_fields::record_update(old, &mut new, &self.manager, subresource, &rt.api_version(), &self.now);
+            managed_fields::record_update(
+                old,
+                &mut new,
+                &self.manager,
+                subresource,
+                &rt.api_version(),
+                &self.now,
+            );
         }
         if object_meta::is_deleting(&new) && object_meta::finalizers(&new).is_empty() {
             return Ok(Decision::Delete);
@@ -120,7 +144,10 @@ impl<'a> Admit<'a> {
     fn check_type_meta(&self, new: &Value) -> ApiResult<()> {
         let rt = self.rt;
         if !new.is_object() {
-            return Err(ApiError::bad_request(format!("the body must be a {} object", rt.kind)));
+            return Err(ApiError::bad_request(format!(
+                "the body must be a {} object",
+                rt.kind
+            )));
         }
         if let Some(api_version) = new.get("apiVersion").and_then(Value::as_str) {
             if api_version != rt.api_version() {
@@ -132,7 +159,10 @@ impl<'a> Admit<'a> {
         }
         if let Some(kind) = new.get("kind").and_then(Value::as_str) {
             if kind != rt.kind {
-                return Err(ApiError::bad_request(format!("the kind in the data ({kind}) does not match the expected kind ({})", rt.kind)));
+                return Err(ApiError::bad_request(format!(
+                    "the kind in the data ({kind}) does not match the expected kind ({})",
+                    rt.kind
+                )));
             }
         }
         if new.get("metadata").is_some_and(|m| !m.is_object()) {
@@ -148,7 +178,10 @@ impl<'a> Admit<'a> {
                 }
             }
         }
-        if let (Some(path_name), Some(body_name)) = (self.path.name.as_deref(), object_meta::meta_str(new, "name")) {
+        if let (Some(path_name), Some(body_name)) = (
+            self.path.name.as_deref(),
+            object_meta::meta_str(new, "name"),
+        ) {
             if path_name != body_name {
                 return Err(ApiError::bad_request(format!(
                     "the name of the object ({body_name}) does not match the name on the URL ({path_name})"
@@ -162,7 +195,13 @@ impl<'a> Admit<'a> {
     fn initialize(&self, new: &mut Value, view: &StoreView<'_>) -> ApiResult<()> {
         if self.rt.namespaced {
             let namespace = self.path.namespace.clone().unwrap_or_default();
-            let ns_key = ObjectKey::new(&crate::apiserver::resource::StorageId(crate::apiserver::builtin::NAMESPACES_STORAGE.into()), "", &namespace);
+            let ns_key = ObjectKey::new(
+                &crate::apiserver::resource::StorageId(
+                    crate::apiserver::builtin::NAMESPACES_STORAGE.into(),
+                ),
+                "",
+                &namespace,
+            );
             if view.get(&ns_key).is_none() {
                 return Err(ApiError::not_found("", "namespaces", &namespace));
             }
@@ -176,7 +215,12 @@ impl<'a> Admit<'a> {
         if self.rt.tracks_generation() {
             meta.insert("generation".into(), json!(1));
         }
-        for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for field in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             meta.remove(field);
         }
         if self.rt.status_subresource {
@@ -196,7 +240,10 @@ impl<'a> Admit<'a> {
             if merged["status"].is_null() {
                 merged.as_object_mut().map(|m| m.remove("status"));
             }
-            if let Some(fields) = object_meta::meta(&new).and_then(|m| m.get("managedFields")).cloned() {
+            if let Some(fields) = object_meta::meta(&new)
+                .and_then(|m| m.get("managedFields"))
+                .cloned()
+            {
                 meta_mut(&mut merged).insert("managedFields".into(), fields);
             }
             return merged;
@@ -216,7 +263,15 @@ impl<'a> Admit<'a> {
                 meta.insert("managedFields".into(), fields.clone());
             }
         }
-        for field in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        for field in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             match old_meta.get(field) {
                 Some(value) => meta.insert(field.into(), value.clone()),
                 None => meta.remove(field),
@@ -236,21 +291,35 @@ impl<'a> Admit<'a> {
                 Ok(())
             }
             FieldValidation::Strict => {
-                let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-                Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))))
+                let list: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
+                Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )))
             }
         }
     }
 }
 
 /// POST: create an object.
-pub async fn create(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
+pub async fn create(
+    server: &ApiServer,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    call: Call,
+) -> ApiResult<Response> {
     let admit = Admit::new(server, rt, path, &call)?;
     let shape = call_shape(&call);
     let content_type = call.header("content-type").to_string();
     let mut object = decode_body(&content_type, &call.body_bytes().await?)?;
     if !object.is_object() {
-        return Err(ApiError::bad_request(format!("the body must be a {} object", rt.kind)));
+        return Err(ApiError::bad_request(format!(
+            "the body must be a {} object",
+            rt.kind
+        )));
     }
     let name = resolve_name(&mut object, rt)?;
     let mut warnings = Vec::new();
@@ -263,11 +332,22 @@ pub async fn create(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, 
             admit.admit(None, object, view, false, &mut warnings)
         })
         .await?;
-    finish(&admit, &shape, written.object, StatusCode::CREATED, &warnings)
+    finish(
+        &admit,
+        &shape,
+        written.object,
+        StatusCode::CREATED,
+        &warnings,
+    )
 }
 
 /// PUT: replace an object (or its status); requires the current resourceVersion.
-pub async fn update(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
+pub async fn update(
+    server: &ApiServer,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    call: Call,
+) -> ApiResult<Response> {
     let admit = Admit::new(server, rt, path, &call)?;
     let name = path.name.clone().unwrap_or_default();
     let shape = call_shape(&call);
@@ -277,15 +357,21 @@ pub async fn update(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, 
     let written = server
         .store
         .write(&admit.key(&name), admit.dry_run, |current, view| {
-            let current = current.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, &name))?;
+            let current =
+                current.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, &name))?;
             let old = convert::to_view(rt, current);
             match object_meta::meta_str(&object, "resourceVersion") {
                 None => {
-                    return Err(ApiError::invalid(&rt.group, &rt.kind, &name, vec![Cause::new(
-                        "FieldValueInvalid",
-                        "metadata.resourceVersion",
-                        "Invalid value: 0x0: must be specified for an update",
-                    )]));
+                    return Err(ApiError::invalid(
+                        &rt.group,
+                        &rt.kind,
+                        &name,
+                        vec![Cause::new(
+                            "FieldValueInvalid",
+                            "metadata.resourceVersion",
+                            "Invalid value: 0x0: must be specified for an update",
+                        )],
+                    ));
                 }
                 Some(rv) if Some(rv) != object_meta::meta_str(&old, "resourceVersion") => {
                     return Err(ApiError::conflict(&rt.group, &rt.plural, &name));
@@ -308,16 +394,33 @@ enum PatchType {
 }
 
 /// PATCH: JSON patch, merge patch, strategic merge patch (built-in kinds) or apply.
-pub async fn patch(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, call: Call) -> ApiResult<Response> {
+pub async fn patch(
+    server: &ApiServer,
+    rt: &ResourceType,
+    path: &ResourcePath,
+    call: Call,
+) -> ApiResult<Response> {
     let admit = Admit::new(server, rt, path, &call)?;
-    let content_type = call.header("content-type").split(';').next().unwrap_or("").trim().to_string();
+    let content_type = call
+        .header("content-type")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     let patch_type = match content_type.as_str() {
         "application/json-patch+json" => PatchType::Json,
         "application/merge-patch+json" => PatchType::Merge,
-        "application/strategic-merge-patch+json" if rt.strategic_merge_patch => PatchType::Strategic,
+        "application/strategic-merge-patch+json" if rt.strategic_merge_patch => {
+            PatchType::Strategic
+        }
         "application/apply-patch+yaml" | "application/apply-patch+json" => PatchType::Apply,
         other => {
-            let mut allowed = vec!["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"];
+            let mut allowed = vec![
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+            ];
             if rt.strategic_merge_patch {
                 allowed.push("application/strategic-merge-patch+json");
             }
@@ -326,10 +429,14 @@ pub async fn patch(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, c
     };
     let force = call.query.flag("force");
     if patch_type == PatchType::Apply && call.query.get("fieldManager").is_none() {
-        return Err(ApiError::bad_request("PATCH requests with apply-patch must set the fieldManager query parameter (kubectl sends it with --server-side)"));
+        return Err(ApiError::bad_request(
+            "PATCH requests with apply-patch must set the fieldManager query parameter (kubectl sends it with --server-side)",
+        ));
     }
     if force && patch_type != PatchType::Apply {
-        return Err(ApiError::bad_request("force is only allowed for apply patches"));
+        return Err(ApiError::bad_request(
+            "force is only allowed for apply patches",
+        ));
     }
     let shape = call_shape(&call);
     let bytes = call.body_bytes().await?;
@@ -353,7 +460,8 @@ pub async fn patch(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, c
                     api_version: &rt.api_version(),
                     now: &admit.now,
                 };
-                let merged = managed_fields::apply(old.as_ref(), &config, &request).map_err(|conflicts| apply_conflict(rt, &name, conflicts))?;
+                let merged = managed_fields::apply(old.as_ref(), &config, &request)
+                    .map_err(|conflicts| apply_conflict(rt, &name, conflicts))?;
                 created = old.is_none();
                 return admit.admit(old.as_ref(), merged, view, true, &mut warnings);
             }
@@ -366,7 +474,11 @@ pub async fn patch(server: &ApiServer, rt: &ResourceType, path: &ResourcePath, c
             admit.admit(Some(&old), patched, view, false, &mut warnings)
         })
         .await?;
-    let code = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let code = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     finish(&admit, &shape, written.object, code, &warnings)
 }
 
@@ -374,12 +486,21 @@ impl Admit<'_> {
     /// Checks and trims an applied configuration to the part this endpoint owns.
     fn apply_config(&self, mut config: Value, name: &str) -> ApiResult<Value> {
         let Some(map) = config.as_object_mut() else {
-            return Err(ApiError::bad_request("the applied configuration must be an object"));
+            return Err(ApiError::bad_request(
+                "the applied configuration must be an object",
+            ));
         };
-        if map.get("apiVersion").and_then(Value::as_str).is_none() || map.get("kind").and_then(Value::as_str).is_none() {
-            return Err(ApiError::bad_request("the applied configuration must set apiVersion and kind"));
+        if map.get("apiVersion").and_then(Value::as_str).is_none()
+            || map.get("kind").and_then(Value::as_str).is_none()
+        {
+            return Err(ApiError::bad_request(
+                "the applied configuration must set apiVersion and kind",
+            ));
         }
-        let config_name = map.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str);
+        let config_name = map
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str);
         if config_name.is_some_and(|n| n != name) {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",
@@ -397,28 +518,49 @@ impl Admit<'_> {
     }
 }
 
-fn apply_conflict(rt: &ResourceType, name: &str, conflicts: Vec<managed_fields::FieldConflict>) -> ApiError {
+fn apply_conflict(
+    rt: &ResourceType,
+    name: &str,
+    conflicts: Vec<managed_fields::FieldConflict>,
+) -> ApiError {
     ApiError::conflict_message(managed_fields::conflict_message(&conflicts))
         .with_target(&rt.group, &rt.plural, name)
         .with_causes(managed_fields::conflict_causes(&conflicts))
 }
 
 /// Applies a non-apply patch to the current object (in view form).
-fn apply_patch(patch_type: PatchType, old: &Value, body: Value, rt: &ResourceType, name: &str) -> ApiResult<Value> {
-    let invalid = |message: String| ApiError::new(422, "Invalid", format!("{} \"{name}\" could not be patched: {message}", rt.kind));
+fn apply_patch(
+    patch_type: PatchType,
+    old: &Value,
+    body: Value,
+    rt: &ResourceType,
+    name: &str,
+) -> ApiResult<Value> {
+    let invalid = |message: String| {
+        ApiError::new(
+            422,
+            "Invalid",
+            format!("{} \"{name}\" could not be patched: {message}", rt.kind),
+        )
+    };
     let mut doc = old.clone();
     match patch_type {
         PatchType::Json => {
             let ops = drop_null_tests_of_missing_paths(old, body);
-            let ops: json_patch::Patch =
-                serde_json::from_value(ops).map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
-            json_patch::patch(&mut doc, &ops).map_err(|e| invalid(format!("the JSON patch could not be applied: {e}")))?;
+            let ops: json_patch::Patch = serde_json::from_value(ops)
+                .map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
+            json_patch::patch(&mut doc, &ops)
+                .map_err(|e| invalid(format!("the JSON patch could not be applied: {e}")))?;
         }
         PatchType::Merge | PatchType::Strategic => {
             if !body.is_object() {
                 return Err(ApiError::bad_request("a merge patch must be a JSON object"));
             }
-            let body = if patch_type == PatchType::Strategic { strip_directives(body) } else { body };
+            let body = if patch_type == PatchType::Strategic {
+                strip_directives(body)
+            } else {
+                body
+            };
             json_patch::merge(&mut doc, &body);
         }
         PatchType::Apply => unreachable!("apply patches are handled by managed_fields"),
@@ -433,7 +575,8 @@ fn drop_null_tests_of_missing_paths(doc: &Value, ops: Value) -> Value {
         Value::Array(ops) => Value::Array(
             ops.into_iter()
                 .filter(|op| {
-                    let is_null_test = op.get("op").and_then(Value::as_str) == Some("test") && op.get("value").is_some_and(Value::is_null);
+                    let is_null_test = op.get("op").and_then(Value::as_str) == Some("test")
+                        && op.get("value").is_some_and(Value::is_null);
                     let path = op.get("path").and_then(Value::as_str).unwrap_or("");
                     !(is_null_test && doc.pointer(path).is_none())
                 })
@@ -447,25 +590,44 @@ fn drop_null_tests_of_missing_paths(doc: &Value, ops: Value) -> Value {
 /// meaning for the simple built-in kinds served here; dropping them leaves a merge patch.
 fn strip_directives(value: Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(map.into_iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k, strip_directives(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k, strip_directives(v)))
+                .collect(),
+        ),
         Value::Array(items) => Value::Array(items.into_iter().map(strip_directives).collect()),
         other => other,
     }
 }
 
 /// Renders the stored object, or a 200 Status when a write ended in deletion.
-fn finish(admit: &Admit<'_>, shape: &Call, object: Option<std::sync::Arc<Value>>, code: StatusCode, warnings: &[String]) -> ApiResult<Response> {
+fn finish(
+    admit: &Admit<'_>,
+    shape: &Call,
+    object: Option<std::sync::Arc<Value>>,
+    code: StatusCode,
+    warnings: &[String],
+) -> ApiResult<Response> {
     let object = object.ok_or_else(|| ApiError::internal("write produced no object"))?;
     let view = convert::to_view(admit.rt, &object);
     if !admit.dry_run {
         kinds::after_write(admit.server, admit.rt, &view);
     }
-    Ok(respond::with_warnings(respond::object(code, admit.rt, respond::wants_table(shape), &view), warnings))
+    Ok(respond::with_warnings(
+        respond::object(code, admit.rt, respond::wants_table(shape), &view),
+        warnings,
+    ))
 }
 
 /// A body-less copy of the call's headers and query, for rendering after the body was read.
 fn call_shape(call: &Call) -> Call {
-    Call { method: call.method.clone(), headers: call.headers.clone(), query: call.query.clone(), body: axum::body::Body::empty() }
+    Call {
+        method: call.method.clone(),
+        headers: call.headers.clone(),
+        query: call.query.clone(),
+        body: axum::body::Body::empty(),
+    }
 }
 
 /// `metadata.name`, or one generated from `metadata.generateName`.
@@ -473,12 +635,18 @@ fn resolve_name(object: &mut Value, rt: &ResourceType) -> ApiResult<String> {
     if let Some(name) = object_meta::meta_str(object, "name").filter(|n| !n.is_empty()) {
         return Ok(name.to_string());
     }
-    let Some(prefix) = object_meta::meta_str(object, "generateName").filter(|p| !p.is_empty()) else {
-        return Err(ApiError::invalid(&rt.group, &rt.kind, "", vec![Cause::new(
-            "FieldValueRequired",
-            "metadata.name",
-            "Required value: name or generateName is required",
-        )]));
+    let Some(prefix) = object_meta::meta_str(object, "generateName").filter(|p| !p.is_empty())
+    else {
+        return Err(ApiError::invalid(
+            &rt.group,
+            &rt.kind,
+            "",
+            vec![Cause::new(
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required",
+            )],
+        ));
     };
     let name = format!("{prefix}{}", object_meta::random_suffix());
     meta_mut(object).insert("name".into(), json!(name));
@@ -492,17 +660,26 @@ fn field_manager(call: &Call) -> String {
     }
     let agent = call.header("user-agent");
     let program = agent.split('/').next().unwrap_or("").trim();
-    if program.is_empty() { "unknown".into() } else { program.to_string() }
+    if program.is_empty() {
+        "unknown".into()
+    } else {
+        program.to_string()
+    }
 }
 
 /// A create or update body: JSON, or protobuf for the built-in kinds kubectl 1.32+
 /// writes with typed clients.
 fn decode_body(content_type: &str, bytes: &[u8]) -> ApiResult<Value> {
-    if protobuf::is_protobuf(content_type) { protobuf::decode(bytes) } else { decode_json(bytes) }
+    if protobuf::is_protobuf(content_type) {
+        protobuf::decode(bytes)
+    } else {
+        decode_json(bytes)
+    }
 }
 
 fn decode_json(bytes: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
 /// Apply bodies are YAML (JSON is YAML too).
@@ -510,8 +687,11 @@ fn decode_apply(bytes: &[u8]) -> ApiResult<Value> {
     if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
         return Ok(value);
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("the applied configuration is not UTF-8 text"))?;
-    serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("the applied configuration is not valid YAML: {e}")))
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("the applied configuration is not UTF-8 text"))?;
+    serde_saphyr::from_str::<Value>(text).map_err(|e| {
+        ApiError::bad_request(format!("the applied configuration is not valid YAML: {e}"))
+    })
 }
 
 /// Once an object is being deleted, no finalizer may be added.
@@ -550,7 +730,10 @@ fn unchanged(old: &Value, new: &Value) -> bool {
         v
     };
     let same_fields = |v: &Value| -> Value {
-        let mut fields = object_meta::meta(v).and_then(|m| m.get("managedFields")).cloned().unwrap_or(Value::Null);
+        let mut fields = object_meta::meta(v)
+            .and_then(|m| m.get("managedFields"))
+            .cloned()
+            .unwrap_or(Value::Null);
         if let Some(entries) = fields.as_array_mut() {
             for entry in entries {
                 entry.as_object_mut().map(|e| e.remove("time"));
