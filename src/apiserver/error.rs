@@ -33,7 +33,8 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     /// `details.group/kind/name`, when the error is about one object.
-    pub target: Option<(String, String, String)>,
+    /// Boxed to keep `Result<_, ApiError>` small on the happy path.
+    pub target: Option<Box<(String, String, String)>>,
     pub causes: Vec<Cause>,
 }
 
@@ -149,7 +150,7 @@ impl ApiError {
                 summary.join(", ")
             ),
         );
-        err.target = Some((group.into(), kind.into(), name.into()));
+        err.target = Some(Box::new((group.into(), kind.into(), name.into())));
         err.causes = causes;
         err
     }
@@ -157,7 +158,7 @@ impl ApiError {
         Self::new(500, "InternalError", message)
     }
     pub fn with_target(mut self, group: &str, kind: &str, name: &str) -> Self {
-        self.target = Some((group.into(), kind.into(), name.into()));
+        self.target = Some(Box::new((group.into(), kind.into(), name.into())));
         self
     }
     pub fn with_causes(mut self, causes: Vec<Cause>) -> Self {
@@ -178,7 +179,7 @@ impl ApiError {
         });
         if self.target.is_some() || !self.causes.is_empty() {
             let mut details = serde_json::Map::new();
-            if let Some((group, kind, name)) = &self.target {
+            if let Some((group, kind, name)) = self.target.as_deref() {
                 details.insert("name".into(), json!(name));
                 if !group.is_empty() {
                     details.insert("group".into(), json!(group));

@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::error::{ApiError, ApiResult};
 use super::persist::{self, PendingWrite};
 use super::resource::StorageId;
-use super::watch_hub::{Change, ChangeType, TooOld, WatchHub};
+use super::watch_hub::{Change, ChangeType, Resumed, TooOld, WatchHub};
 
 /// Where an object lives: its storage bucket, namespace (`""` when cluster-scoped) and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -178,10 +178,7 @@ impl Store {
         self.hub.subscribe()
     }
 
-    pub fn subscribe_from(
-        &self,
-        revision: u64,
-    ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), TooOld> {
+    pub fn subscribe_from(&self, revision: u64) -> Result<Resumed, TooOld> {
         self.hub.subscribe_from(revision)
     }
 

@@ -47,6 +47,9 @@ pub struct Change {
     pub previous: Option<Arc<Value>>,
 }
 
+/// The already-published changes after a revision, and a receiver for the rest.
+pub type Resumed = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
+
 /// A watch that cannot be served from history because it starts too far back.
 #[derive(Debug)]
 pub struct TooOld {
@@ -111,10 +114,7 @@ impl WatchHub {
 
     /// The changes after `revision` that are already published, plus a receiver for the
     /// rest, with no gap between the two.
-    pub fn subscribe_from(
-        &self,
-        revision: u64,
-    ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), TooOld> {
+    pub fn subscribe_from(&self, revision: u64) -> Result<Resumed, TooOld> {
         let history = self.history.lock().expect("watch history poisoned");
         if revision < history.compacted {
             return Err(TooOld {

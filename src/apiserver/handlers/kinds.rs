@@ -73,9 +73,9 @@ fn validate_secret(object: &Value) -> Vec<Cause> {
     };
     data.iter()
         .filter(|(_, value)| {
-            !value
+            value
                 .as_str()
-                .is_some_and(|text| STANDARD.decode(text).is_ok())
+                .is_none_or(|text| STANDARD.decode(text).is_err())
         })
         .map(|(key, _)| {
             Cause::new(
