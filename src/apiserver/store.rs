@@ -252,6 +252,7 @@ impl Store {
                 key: key.clone(),
                 object: object.clone(),
                 previous: current,
+                rendered: Default::default(),
             });
             let (done, durable) = oneshot::channel();
             // Sent under the lock so the committer sees writes in revision order.

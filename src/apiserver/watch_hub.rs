@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -45,6 +46,31 @@ pub struct Change {
     /// The object before the change, so selector-filtered watches can tell an object
     /// leaving their selection (sent as DELETED) from one they never saw.
     pub previous: Option<Arc<Value>>,
+    /// Watch event lines already rendered for this change, by event type and served
+    /// apiVersion: watchers of one type without Table output all send the same bytes,
+    /// so a change is cloned and serialized once, not once per watcher.
+    pub rendered: Mutex<Vec<(&'static str, String, Bytes)>>,
+}
+
+impl Change {
+    /// The cached line for (`event`, `api_version`), rendered by `render` on first use.
+    pub fn rendered_line(
+        &self,
+        event: &'static str,
+        api_version: &str,
+        render: impl FnOnce() -> Bytes,
+    ) -> Bytes {
+        let mut cache = self.rendered.lock().expect("rendered lines poisoned");
+        if let Some((_, _, line)) = cache
+            .iter()
+            .find(|(e, v, _)| *e == event && v == api_version)
+        {
+            return line.clone();
+        }
+        let line = render();
+        cache.push((event, api_version.to_string(), line.clone()));
+        line
+    }
 }
 
 /// The already-published changes after a revision, and a receiver for the rest.

@@ -21,6 +21,12 @@ fn is_events_v1(rt: &ResourceType) -> bool {
     rt.group == "events.k8s.io" && rt.kind == "Event"
 }
 
+/// Whether [`to_view`] changes more than `apiVersion` and `kind` (so metadata, labels
+/// and field selectors cannot be matched on the stored form).
+pub fn renames_fields(rt: &ResourceType) -> bool {
+    is_events_v1(rt)
+}
+
 /// The stored object as the request's type presents it.
 pub fn to_view(rt: &ResourceType, stored: &Value) -> Value {
     let mut object = stored.clone();

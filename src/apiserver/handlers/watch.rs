@@ -200,12 +200,18 @@ impl Watcher {
         if change.revision <= self.start_revision || change.key.storage != self.rt.storage {
             return None;
         }
-        let now = convert::to_view(&self.rt, &change.object);
-        let selected_now = self.selects(&now);
-        let selected_before = change
-            .previous
-            .as_ref()
-            .is_some_and(|p| self.selects(&convert::to_view(&self.rt, p)));
+        // Selection looks at metadata only, which the stored form shares with the view
+        // unless the type renames fields: no per-watcher clone in the common case.
+        let renames = convert::renames_fields(&self.rt);
+        let selects = |object: &Value| {
+            if renames {
+                self.selects(&convert::to_view(&self.rt, object))
+            } else {
+                self.selects(object)
+            }
+        };
+        let selected_now = selects(&change.object);
+        let selected_before = change.previous.as_ref().is_some_and(|p| selects(p));
         let event = match change.kind {
             ChangeType::Added if selected_now => "ADDED",
             ChangeType::Modified if selected_now && selected_before => "MODIFIED",
@@ -214,7 +220,14 @@ impl Watcher {
             ChangeType::Deleted if selected_now || selected_before => "DELETED",
             _ => return None,
         };
-        Some(self.line(event, &now))
+        if self.table.is_some() {
+            let now = convert::to_view(&self.rt, &change.object);
+            return Some(self.line(event, &now));
+        }
+        let rt = &self.rt;
+        Some(change.rendered_line(event, &rt.api_version(), || {
+            to_line(json!({ "type": event, "object": convert::to_view(rt, &change.object) }))
+        }))
     }
 
     fn line(&mut self, event: &str, view: &Value) -> Bytes {
