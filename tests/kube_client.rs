@@ -1243,6 +1243,19 @@ async fn bad_input_is_rejected_with_a_useful_4xx_and_changes_nothing() {
     );
     assert!(status.message.contains("JSON"), "{}", status.message);
 
+    let uri = format!("{EXECUTABLES}?includeObject=Everything");
+    let status = api_error(
+        client
+            .request_text(raw("GET", &uri, "application/json", Vec::new()))
+            .await,
+    );
+    assert_eq!(status.code, 400, "{status:?}");
+    assert!(
+        status.message.contains("includeObject"),
+        "{}",
+        status.message
+    );
+
     let unknown = json!({"apiVersion": API_VERSION, "kind": "Executable", "metadata": {"name": "strict"}, "spec": {"command": "x", "bogus": 1}});
     let uri = format!("{EXECUTABLES}?fieldValidation=Strict");
     let status = api_error(

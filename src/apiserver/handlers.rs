@@ -19,6 +19,7 @@ use http::Method;
 use super::error::{ApiError, ApiResult};
 use super::request::ResourcePath;
 use super::server::{ApiServer, Call};
+use super::table::IncludeObject;
 
 /// Handles every request on `/api/v1/...` and `/apis/<g>/<v>/...` resource paths.
 pub async fn resource(
@@ -50,6 +51,7 @@ pub async fn resource(
             rt.qualified_name()
         )));
     }
+    IncludeObject::parse(call.query.get("includeObject")).map_err(ApiError::bad_request)?;
     let watch = call.query.flag("watch");
     match (&call.method, path.name.is_some(), sub) {
         (&Method::GET, false, None) if watch => watch::serve(server, rt, path, call).await,

@@ -36,11 +36,8 @@ pub fn wants_table(call: &Call) -> Option<IncludeObject> {
         let params: Vec<&str> = media.split(';').map(str::trim).collect();
         params.contains(&"as=Table") && params.contains(&"g=meta.k8s.io")
     });
-    table.then(|| match call.query.get("includeObject") {
-        Some("None") => IncludeObject::None,
-        Some("Object") => IncludeObject::Object,
-        _ => IncludeObject::Metadata,
-    })
+    // The value was validated when the request was routed.
+    table.then(|| IncludeObject::parse(call.query.get("includeObject")).unwrap_or_default())
 }
 
 /// A Table of `objects` with the type's printer columns.
