@@ -42,6 +42,7 @@ impl Embedded {
         for crd in stored_crds.iter() {
             crds::register(&server.registry, crd);
         }
+        crate::admission::install(&server);
         let app = router(server.clone());
         let client = kube::Client::new(app.clone(), "default");
         install_defaults(&client).await?;
