@@ -9,6 +9,7 @@
 //! - [`apiserver`]: the embedded Kubernetes-compatible API server — durable store,
 //!   watch fan-out, discovery, OpenAPI, CRUD/patch/apply handlers, garbage collector,
 //!   TLS and bearer-token auth. The real `kubectl` and `kube` crate use it unchanged.
+//! - [`runtime`]: side effects behind small interfaces — processes, logs.
 //! - [`cli`]: the `kaspire` command line (`serve`, `kubeconfig`, `crds`, …).
 //! - [`state_dir`]: where the store, TLS material, kubeconfig and logs live.
 
@@ -16,4 +17,5 @@ pub mod admission;
 pub mod api;
 pub mod apiserver;
 pub mod cli;
+pub mod runtime;
 pub mod state_dir;
