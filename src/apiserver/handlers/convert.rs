@@ -27,6 +27,20 @@ pub fn renames_fields(rt: &ResourceType) -> bool {
     is_events_v1(rt)
 }
 
+/// The stored object as served, borrowed when it is already in served form (the
+/// common case: custom resources of their storage version), so large lists are
+/// serialized without copying every object.
+pub fn served<'a>(rt: &ResourceType, stored: &'a Value) -> std::borrow::Cow<'a, Value> {
+    let type_meta_matches = stored.get("apiVersion").and_then(Value::as_str)
+        == Some(rt.api_version().as_str())
+        && stored.get("kind").and_then(Value::as_str) == Some(rt.kind.as_str());
+    if type_meta_matches && !renames_fields(rt) {
+        std::borrow::Cow::Borrowed(stored)
+    } else {
+        std::borrow::Cow::Owned(to_view(rt, stored))
+    }
+}
+
 /// The stored object as the request's type presents it.
 pub fn to_view(rt: &ResourceType, stored: &Value) -> Value {
     let mut object = stored.clone();

@@ -67,6 +67,16 @@ impl Selection {
     }
 }
 
+/// A list response, serialized straight from (mostly borrowed) items.
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: &'a str,
+    metadata: Value,
+    items: &'a [std::borrow::Cow<'a, Value>],
+}
+
 /// Where a paginated list continues: the list's revision and the last key returned.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
@@ -107,12 +117,15 @@ pub async fn list(
     let mut items = Vec::new();
     let mut next = None;
     for object in stored.iter() {
-        let view = convert::to_view(rt, object);
+        let view = convert::served(rt, object);
         if !selection.matches(&view) {
             continue;
         }
         if limit.is_some_and(|l| items.len() == l) {
-            let last: &Value = items.last().expect("limit > 0");
+            let last: &Value = items
+                .last()
+                .map(|item: &std::borrow::Cow<Value>| item.as_ref())
+                .expect("limit > 0");
             next = Some(encode_continue(list_revision, last));
             break;
         }
@@ -124,19 +137,20 @@ pub async fn list(
         metadata["continue"] = Value::String(token);
     }
     if let Some(include) = table {
-        let refs: Vec<&Value> = items.iter().collect();
+        let refs: Vec<&Value> = items.iter().map(|item| item.as_ref()).collect();
         return Ok(respond::json(
             StatusCode::OK,
             &respond::table(rt, &refs, include, metadata),
         ));
     }
-    let list = json!({
-        "apiVersion": rt.api_version(),
-        "kind": rt.list_kind,
-        "metadata": metadata,
-        "items": items,
-    });
-    Ok(respond::json(StatusCode::OK, &list))
+    let list = ListBody {
+        api_version: rt.api_version(),
+        kind: &rt.list_kind,
+        metadata,
+        items: &items,
+    };
+    let body = serde_json::to_vec(&list).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(respond::json_bytes(StatusCode::OK, body))
 }
 
 fn encode_continue(rv: u64, last: &Value) -> String {

@@ -8,6 +8,11 @@ use crate::apiserver::resource::ResourceType;
 use crate::apiserver::server::Call;
 use crate::apiserver::table::{self, IncludeObject};
 
+/// A response with an already serialized JSON body.
+pub fn json_bytes(code: StatusCode, body: Vec<u8>) -> Response {
+    (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 /// A JSON response with the given status code.
 pub fn json(code: StatusCode, value: &Value) -> Response {
     (
