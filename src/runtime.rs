@@ -1,4 +1,5 @@
 //! Side effects the controllers drive, each behind a small interface: processes
 //! (spawn, signal, adopt), logs (bounded on-disk capture, the `log` subresource).
 
+pub mod logs;
 pub mod process;
