@@ -3,6 +3,7 @@
 //! compare chronologically as plain strings and print unchanged for `timestamps=true`.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// Longest text of one record; longer lines are split into several records.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -71,8 +72,7 @@ pub fn encode(buf: &mut Vec<u8>, ts: &str, source: Source, replica: u32, bytes: 
             buf.push(b' ');
             buf.extend_from_slice(source.as_str().as_bytes());
             buf.push(b' ');
-            buf.extend_from_slice(replica.to_string().as_bytes());
-            buf.push(b' ');
+            let _ = write!(buf, "{replica} ");
             buf.extend_from_slice(piece.as_bytes());
             buf.push(b'\n');
             if tail.is_empty() {

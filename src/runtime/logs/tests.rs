@@ -300,3 +300,11 @@ fn odd_names_stay_one_path_component() {
         tmp.path().join("%2E.").join("executable").join("a%2Fb")
     );
 }
+
+#[test]
+fn writers_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<LogWriter>();
+    fn shared_store<T: Send + Sync>() {}
+    shared_store::<LogStore>();
+}
