@@ -10,16 +10,20 @@ use super::object_meta;
 use super::registry::Registry;
 use super::resource::{PrinterColumn, ResourceType, StorageId};
 
+/// The string at a JSON pointer, or `""`.
+fn text_at(value: &Value, pointer: &str) -> String {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Validates a CRD the way the apiextensions server does, for the fields we rely on.
 pub fn validate(crd: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
-    let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
-    let text = |pointer: &str| {
-        spec.pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let spec = crd.get("spec").unwrap_or(&Value::Null);
+    let text = |pointer: &str| text_at(spec, pointer);
     let (group, plural, kind, scope) = (
         text("/group"),
         text("/names/plural"),
@@ -147,13 +151,8 @@ pub fn register(registry: &Registry, crd: &Value) {
 
 /// The resource types a CRD defines: one per served version.
 pub fn types(crd: &Value) -> Vec<ResourceType> {
-    let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
-    let text = |pointer: &str| {
-        spec.pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let spec = crd.get("spec").unwrap_or(&Value::Null);
+    let text = |pointer: &str| text_at(spec, pointer);
     let strings = |pointer: &str| -> Vec<String> {
         spec.pointer(pointer)
             .and_then(Value::as_array)

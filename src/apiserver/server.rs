@@ -129,6 +129,17 @@ impl Call {
             .map_err(|_| ApiError::payload_too_large(MAX_BODY_BYTES))
     }
 
+    /// A body-less copy (headers and query), for rendering the response after the body
+    /// has been consumed.
+    pub fn without_body(&self) -> Call {
+        Call {
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            query: self.query.clone(),
+            body: Body::empty(),
+        }
+    }
+
     pub fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)

@@ -159,12 +159,7 @@ pub async fn delete_one(
     path: &ResourcePath,
     call: Call,
 ) -> ApiResult<Response> {
-    let shape = Call {
-        method: call.method.clone(),
-        headers: call.headers.clone(),
-        query: call.query.clone(),
-        body: axum::body::Body::empty(),
-    };
+    let shape = call.without_body();
     let options = DeleteOptions::from_call(call).await?;
     let name = path.name.clone().unwrap_or_default();
     let key = ObjectKey::new(&rt.storage, path.namespace.as_deref().unwrap_or(""), &name);

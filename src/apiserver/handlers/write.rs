@@ -312,7 +312,7 @@ pub async fn create(
     call: Call,
 ) -> ApiResult<Response> {
     let admit = Admit::new(server, rt, path, &call)?;
-    let shape = call_shape(&call);
+    let shape = call.without_body();
     let content_type = call.header("content-type").to_string();
     let mut object = decode_body(&content_type, &call.body_bytes().await?)?;
     if !object.is_object() {
@@ -350,7 +350,7 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let admit = Admit::new(server, rt, path, &call)?;
     let name = path.name.clone().unwrap_or_default();
-    let shape = call_shape(&call);
+    let shape = call.without_body();
     let content_type = call.header("content-type").to_string();
     let object = decode_body(&content_type, &call.body_bytes().await?)?;
     let mut warnings = Vec::new();
@@ -438,7 +438,7 @@ pub async fn patch(
             "force is only allowed for apply patches",
         ));
     }
-    let shape = call_shape(&call);
+    let shape = call.without_body();
     let bytes = call.body_bytes().await?;
     let body = match patch_type {
         PatchType::Apply => decode_apply(&bytes)?,
@@ -618,16 +618,6 @@ fn finish(
         respond::object(code, admit.rt, respond::wants_table(shape), &view),
         warnings,
     ))
-}
-
-/// A body-less copy of the call's headers and query, for rendering after the body was read.
-fn call_shape(call: &Call) -> Call {
-    Call {
-        method: call.method.clone(),
-        headers: call.headers.clone(),
-        query: call.query.clone(),
-        body: axum::body::Body::empty(),
-    }
 }
 
 /// `metadata.name`, or one generated from `metadata.generateName`.
