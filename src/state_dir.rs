@@ -54,6 +54,33 @@ impl StateDir {
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
     }
+
+    /// Holds the pid of the running control plane (`kaspire up` or `kaspire serve`);
+    /// `kaspire down` signals it.
+    pub fn pid_file(&self) -> PathBuf {
+        self.root.join("control-plane.pid")
+    }
+
+    /// Raw output files of Persistent processes, which must outlive the control plane's pipes.
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    /// A random id naming this state directory's processes (`KASPIRE_INSTANCE` in their
+    /// environment), created on first use; two kaspire instances never touch each
+    /// other's processes.
+    pub fn instance_id(&self) -> anyhow::Result<String> {
+        let path = self.root.join("instance-id");
+        if let Ok(id) = fs::read_to_string(&path) {
+            let id = id.trim();
+            if !id.is_empty() {
+                return Ok(id.to_owned());
+            }
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        write_private(&path, id.as_bytes())?;
+        Ok(id)
+    }
 }
 
 /// Writes `contents` to `path` with mode 0600, atomically (write + rename), so a reader

@@ -111,6 +111,13 @@ pub struct RunStatus {
     /// Relationships shown by the dashboard: parent, references, waits and declared ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relationships: Vec<Relationship>,
+    /// The `kaspire.dev/start-requested-at` annotation value last acted on; a request
+    /// is done once this equals the annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_start_request: Option<String>,
+    /// The `kaspire.dev/restart-requested-at` annotation value last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_restart_request: Option<String>,
 }
 
 fn is_zero(value: &i32) -> bool {
