@@ -17,5 +17,7 @@ pub mod admission;
 pub mod api;
 pub mod apiserver;
 pub mod cli;
+pub mod controllers;
+pub mod controlplane;
 pub mod runtime;
 pub mod state_dir;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::apiserver::embedded::Embedded;
+use crate::controlplane::ControlPlane;
 use crate::state_dir::StateDir;
 
 #[derive(Debug, Args)]
@@ -20,7 +20,8 @@ pub struct ServeArgs {
 pub async fn run(state_dir: PathBuf, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let state = StateDir::create(state_dir)?;
-    let embedded = Embedded::start(&state, args.port).await?;
+    let plane = ControlPlane::start(&state, args.port).await?;
+    let embedded = &plane.embedded;
     println!(
         "kaspire API server listening on https://127.0.0.1:{} (ready in {} ms)\nkubeconfig: {}\n  export KUBECONFIG={}",
         embedded.port,
@@ -31,8 +32,10 @@ pub async fn run(state_dir: PathBuf, args: ServeArgs) -> anyhow::Result<ExitCode
             .display(),
     );
     wait_for_signal().await?;
-    embedded.shutdown();
-    eprintln!("kaspire: shutting down");
+    eprintln!("kaspire: ending the session");
+    plane.end_session().await?;
+    plane.shutdown().await;
+    eprintln!("kaspire: stopped");
     Ok(ExitCode::SUCCESS)
 }
 

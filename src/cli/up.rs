@@ -14,6 +14,7 @@ use kube::runtime::watcher;
 use serde_json::Value;
 
 use crate::apiserver::embedded::Embedded;
+use crate::controlplane::ControlPlane;
 use crate::state_dir::StateDir;
 
 /// The field manager `kaspire up` applies with.
@@ -40,7 +41,8 @@ pub async fn run(state_dir: PathBuf, args: UpArgs) -> anyhow::Result<ExitCode> {
     let documents = load(&args.files)?;
     let started = Instant::now();
     let state = StateDir::create(state_dir)?;
-    let embedded = Embedded::start(&state, args.port).await?;
+    let plane = ControlPlane::start(&state, args.port).await?;
+    let embedded = &plane.embedded;
     println!(
         "control plane ready in {} ms — KUBECONFIG={}",
         started.elapsed().as_millis(),
@@ -51,16 +53,18 @@ pub async fn run(state_dir: PathBuf, args: UpArgs) -> anyhow::Result<ExitCode> {
     // Every document is checked (dry run) before any is applied, so one bad resource
     // leaves the app as it was.
     for document in &documents {
-        apply(&embedded, document, true).await?;
+        apply(embedded, document, true).await?;
     }
     for document in &documents {
-        let applied = apply(&embedded, document, false).await?;
+        let applied = apply(embedded, document, false).await?;
         println!("applied {applied}");
     }
     let view = tokio::spawn(follow(embedded.client.clone()));
     super::serve::wait_for_signal().await?;
+    println!("kaspire: ending the session (stopping Session resources)");
+    plane.end_session().await?;
     view.abort();
-    embedded.shutdown();
+    plane.shutdown().await;
     println!("kaspire: stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -73,7 +77,29 @@ fn load(files: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
             .with_context(|| format!("cannot read {}", file.display()))?;
         let values: Vec<Value> = serde_saphyr::from_multiple(&text)
             .map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", file.display()))?;
-        for (index, object) in values.into_iter().enumerate().filter(|(_, v)| !v.is_null()) {
+        // Relative paths in a spec (workingDir, envFile) mean "beside this file".
+        let source_dir = std::fs::canonicalize(file)
+            .ok()
+            .and_then(|f| f.parent().map(|d| d.display().to_string()));
+        for (index, mut object) in values.into_iter().enumerate().filter(|(_, v)| !v.is_null()) {
+            let kaspire = object
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with("kaspire.dev/"));
+            if let (true, Some(dir), Some(metadata)) = (
+                kaspire,
+                &source_dir,
+                object.get_mut("metadata").and_then(Value::as_object_mut),
+            ) {
+                let annotations = metadata
+                    .entry("annotations")
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Some(annotations) = annotations.as_object_mut() {
+                    annotations
+                        .entry(crate::controllers::executable::spawn::SOURCE_DIR_ANNOTATION)
+                        .or_insert_with(|| Value::String(dir.clone()));
+                }
+            }
             documents.push(Document {
                 origin: format!("{} (document {})", file.display(), index + 1),
                 object,

@@ -1,0 +1,871 @@
+//! One reconcile of an Executable: supervise what runs, honour requests and spec
+//! changes, start when the waits allow, and write the status that results — once,
+//! and only when it changed.
+//!
+//! The object's persisted status is the durable memory (state, restart count, next
+//! restart time, handled requests); [`super::runs`] holds the live processes. A
+//! control plane that restarts finds the status and the processes again (adopted, or
+//! stopped by the watchdog and started afresh), so every decision here is made from
+//! what is, not from what happened.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+
+use super::health::Checks;
+use super::runs::{Process, Replica, Run, RunHandle, StopCause, lock, stop_replica, watch_exit};
+use super::spawn::{LogSink, ReplicaPlan, lifecycle_key};
+use super::{Error, ports, report, resolve};
+use crate::api::conditions::reason;
+use crate::api::{
+    Executable, ExecutableStatus, RESTART_REQUESTED_AT_ANNOTATION, ResourceState, RestartPolicy,
+    START_REQUESTED_AT_ANNOTATION,
+};
+use crate::controllers::backoff;
+use crate::controllers::context::Context;
+use crate::controllers::status_patch;
+use crate::controllers::waits::{Verdict, Waits};
+use crate::runtime::logs::ResourceRef;
+use crate::runtime::process::{Signal, signal_from_name, spawn};
+
+/// What the reconcile decided the object's state is, before the status is assembled.
+struct Outcome {
+    state: ResourceState,
+    reason: &'static str,
+    message: Option<String>,
+    requeue: Option<Duration>,
+}
+
+impl Outcome {
+    fn new(state: ResourceState, reason: &'static str, message: impl Into<Option<String>>) -> Self {
+        Outcome {
+            state,
+            reason,
+            message: message.into(),
+            requeue: None,
+        }
+    }
+}
+
+/// A request annotation that was not acted on yet.
+fn pending_request(exe: &Executable, annotation: &str, handled: Option<&String>) -> Option<String> {
+    exe.annotations()
+        .get(annotation)
+        .filter(|value| Some(*value) != handled)
+        .cloned()
+}
+
+pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error> {
+    let namespace = exe.namespace().unwrap_or_default();
+    let name = exe.name_any();
+    let uid = exe.uid().unwrap_or_default();
+    let api: Api<Executable> = Api::namespaced(ctx.client.clone(), &namespace);
+    let old = exe.status.clone();
+    let mut status = old.clone().unwrap_or_default();
+    let spec = &exe.spec.run;
+    let start_request = pending_request(
+        &exe,
+        START_REQUESTED_AT_ANNOTATION,
+        status.handled_start_request.as_ref(),
+    );
+    let restart_request = pending_request(
+        &exe,
+        RESTART_REQUESTED_AT_ANNOTATION,
+        status.handled_restart_request.as_ref(),
+    );
+
+    // A start request on a stopped resource clears `stopped` first (product.md §3); the
+    // spec change wakes us again.
+    if start_request.is_some() && spec.stopped {
+        api.patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"stopped": false}})),
+        )
+        .await?;
+        return Ok(Action::await_change());
+    }
+
+    let key = lifecycle_key(&exe);
+    let run = ctx.runs.get(&uid).or_else(|| adopt(&exe, ctx, &key));
+    let parent_gone = parent_stopped(&exe, ctx);
+    let mut outcome: Option<Outcome> = None;
+    let mut start_bypassing_waits = false;
+
+    if let Some(run) = &run {
+        let stale = lock(run).spec_hash != key;
+        let end_reason = if spec.stopped {
+            Some((
+                "stopped by request (spec.stopped)".to_owned(),
+                reason::STOPPED,
+            ))
+        } else if restart_request.is_some() {
+            Some(("restarting on request".to_owned(), reason::RESTARTING))
+        } else if stale {
+            Some((
+                "restarting: the spec changed".to_owned(),
+                reason::RESTARTING,
+            ))
+        } else {
+            parent_gone.clone().map(|m| (m, reason::PARENT_STOPPED))
+        };
+        if let Some((message, why)) = &end_reason {
+            if !lock(run).ending {
+                ctx.system_log(&*exe, 0, &format!("stopping all replicas: {message}"));
+            }
+            lock(run).ending = true;
+            stop_all(run, &exe, ctx);
+            if lock(run).alive() > 0 {
+                outcome = Some(Outcome::new(ResourceState::Stopping, why, message.clone()));
+            }
+        } else {
+            outcome = supervise(run, &exe, ctx, &mut status)?;
+        }
+        if outcome.is_none() {
+            // Nothing of this run is alive: fold its result into the status and drop it.
+            let ended = lock(run)
+                .replicas
+                .values()
+                .filter_map(|r| r.ended)
+                .collect::<Vec<_>>();
+            let restart_at = lock(run).restart_due.values().min().copied();
+            let was_ending = lock(run).ending;
+            ctx.runs.remove(&uid);
+            status.finished_at = Some(Time(Timestamp::now()));
+            status.replicas.iter_mut().for_each(|r| {
+                r.pid = None;
+                r.health = None;
+            });
+            if was_ending {
+                if spec.stopped {
+                    status.exit_code = ended.iter().find_map(|e| e.code);
+                    outcome = Some(Outcome::new(
+                        ResourceState::Exited,
+                        reason::STOPPED,
+                        "stopped by request (spec.stopped)".to_owned(),
+                    ));
+                } else if let Some(message) = &parent_gone {
+                    outcome = Some(Outcome::new(
+                        ResourceState::Exited,
+                        reason::PARENT_STOPPED,
+                        message.clone(),
+                    ));
+                }
+                // Restart request or spec change: fall through to a fresh start below.
+            } else {
+                let failed = ended.iter().find(|e| !e.success());
+                status.exit_code = failed.map_or(Some(0), |e| e.code);
+                let ended_text = failed.map_or("exited with code 0".to_owned(), |e| e.describe());
+                if let Some(at) = restart_at {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    status.next_restart_at = Some(Time(
+                        Timestamp::now() + jiff::SignedDuration::try_from(wait).unwrap_or_default(),
+                    ));
+                    let mut o = Outcome::new(
+                        ResourceState::Exited,
+                        reason::RESTARTING,
+                        format!(
+                            "{ended_text}; restarting in {:.1} s (restart {})",
+                            wait.as_secs_f64(),
+                            status.restart_count + 1
+                        ),
+                    );
+                    o.requeue = Some(wait);
+                    outcome = Some(o);
+                    ctx.event(
+                        &*exe,
+                        true,
+                        "Exited",
+                        format!(
+                            "{name} {ended_text}; restarting in {:.1} s",
+                            wait.as_secs_f64()
+                        ),
+                    );
+                } else if failed.is_none() {
+                    outcome = Some(Outcome::new(
+                        ResourceState::Finished,
+                        reason::FINISHED,
+                        ended_text.clone(),
+                    ));
+                    ctx.event(&*exe, false, "Finished", format!("{name} {ended_text}"));
+                } else {
+                    outcome = Some(Outcome::new(
+                        ResourceState::Exited,
+                        reason::EXITED,
+                        ended_text.clone(),
+                    ));
+                    ctx.event(&*exe, true, "Exited", format!("{name} {ended_text}"));
+                }
+            }
+        }
+    }
+
+    if outcome.is_none() {
+        // Nothing runs: decide whether to start.
+        let generation_changed = status
+            .observed_generation
+            .is_some_and(|g| Some(g) != exe.metadata.generation);
+        if spec.stopped {
+            let state = if status.started_at.is_some() {
+                ResourceState::Exited
+            } else {
+                ResourceState::NotStarted
+            };
+            outcome = Some(Outcome::new(
+                state,
+                reason::STOPPED,
+                "stopped by request (spec.stopped)".to_owned(),
+            ));
+        } else if let Some(request) = &restart_request {
+            status.handled_restart_request = Some(request.clone());
+            status.next_restart_at = None;
+        } else if let Some(request) = &start_request {
+            status.handled_start_request = Some(request.clone());
+            status.next_restart_at = None;
+            start_bypassing_waits = true;
+        } else if let Some(at) = status.next_restart_at.as_ref().map(|t| t.0) {
+            let now = Timestamp::now();
+            if at > now {
+                let wait = Duration::try_from(at.duration_since(now)).unwrap_or_default();
+                let mut o = Outcome::new(
+                    ResourceState::Exited,
+                    reason::RESTARTING,
+                    status.message.clone(),
+                );
+                o.requeue = Some(wait);
+                outcome = Some(o);
+            } else {
+                status.next_restart_at = None;
+                status.restart_count += 1;
+                ctx.event(
+                    &*exe,
+                    false,
+                    "Restarting",
+                    format!(
+                        "restart {} of {name} (restartPolicy {:?})",
+                        status.restart_count, spec.restart_policy
+                    ),
+                );
+            }
+        } else if spec.explicit_start && status.handled_start_request.is_none() {
+            outcome = Some(Outcome::new(
+                ResourceState::NotStarted,
+                reason::NOT_STARTED,
+                format!("explicitStart is set: start it with `kaspire start {name}`"),
+            ));
+        } else if status.state.is_terminal()
+            && !generation_changed
+            && current_reason(&status) != Some(reason::PARENT_STOPPED)
+            && current_reason(&status) != Some(reason::WAITING_FOR_PARENT)
+        {
+            outcome = Some(Outcome::new(
+                status.state,
+                current_reason(&status).unwrap_or(reason::EXITED),
+                status.message.clone(),
+            ));
+        }
+    }
+
+    if outcome.is_none() {
+        let after_restart = run.is_some() || was_running(&status);
+        outcome = Some(start(
+            &exe,
+            ctx,
+            &key,
+            &mut status,
+            start_bypassing_waits,
+            after_restart,
+        )?);
+    }
+    let outcome = outcome.expect("decided above");
+    let run = ctx.runs.get(&uid);
+    report::fill(
+        &mut status,
+        &exe,
+        run.as_ref(),
+        outcome.state,
+        outcome.reason,
+        outcome.message.clone(),
+    );
+    announce(&exe, ctx, old.as_ref(), &status);
+    status_patch::write(&api, &name, old.as_ref(), &status).await?;
+    Ok(match outcome.requeue {
+        Some(after) => Action::requeue(after.max(Duration::from_millis(10))),
+        None if run.is_some() => Action::requeue(Duration::from_secs(60)),
+        None => Action::await_change(),
+    })
+}
+
+fn current_reason(status: &ExecutableStatus) -> Option<&'static str> {
+    let ready = crate::api::conditions::find(&status.conditions, crate::api::conditions::READY)?;
+    [
+        reason::PARENT_STOPPED,
+        reason::WAITING_FOR_PARENT,
+        reason::STOPPED,
+        reason::FINISHED,
+        reason::EXITED,
+        reason::FAILED_TO_START,
+        reason::DEPENDENCY_FAILED,
+    ]
+    .into_iter()
+    .find(|r| *r == ready.reason)
+}
+
+/// The status says processes ran, but none are known: the control plane restarted.
+fn was_running(status: &ExecutableStatus) -> bool {
+    matches!(
+        status.state,
+        ResourceState::Starting | ResourceState::Running | ResourceState::Stopping
+    )
+}
+
+/// The parent stopped, failed or was deleted: the message to stop the child with.
+fn parent_stopped(exe: &Executable, ctx: &Context) -> Option<String> {
+    let parent = exe.spec.run.parent.as_ref()?;
+    let namespace = exe.namespace().unwrap_or_default();
+    match ctx.directory.lookup(&namespace, &parent.name) {
+        None => Some(format!("parent {} was deleted", parent.name)),
+        Some(dep) if dep.state.is_terminal() || dep.state == ResourceState::Stopping => {
+            Some(format!("parent {} is {}", parent.name, dep.state))
+        }
+        Some(_) => None,
+    }
+}
+
+fn stop_all(run: &RunHandle, exe: &Executable, ctx: &Context) {
+    let (signal, timeout) = shutdown_of(exe);
+    let indexes: Vec<u32> = lock(run).replicas.keys().copied().collect();
+    lock(run).restart_due.clear();
+    for index in indexes {
+        stop_replica(
+            run,
+            index,
+            StopCause::Requested,
+            signal,
+            timeout,
+            ctx.wake_executable.clone(),
+            ObjectRef::from_obj(exe),
+        );
+    }
+}
+
+/// The signal and grace period of `spec.shutdown` (validated at start; SIGTERM if unknown).
+pub fn shutdown_of(exe: &Executable) -> (Signal, Duration) {
+    let shutdown = &exe.spec.run.shutdown;
+    (
+        signal_from_name(&shutdown.signal).unwrap_or(Signal::TERM),
+        Duration::from_secs(shutdown.timeout_seconds.max(0) as u64),
+    )
+}
+
+/// Keeps a run going: restarts per policy, liveness kills, scaling. Returns the
+/// outcome while anything is alive or due, `None` when the run is over.
+fn supervise(
+    run: &RunHandle,
+    exe: &Executable,
+    ctx: &Context,
+    status: &mut ExecutableStatus,
+) -> Result<Option<Outcome>, Error> {
+    let spec = &exe.spec.run;
+    let key = ObjectRef::from_obj(exe);
+    let desired = spec.replicas.max(0) as u32;
+    let (signal, timeout) = shutdown_of(exe);
+    let now = Instant::now();
+    let mut respawn = Vec::new();
+    let mut soonest: Option<Instant> = None;
+    {
+        let mut guard = lock(run);
+        let r = &mut *guard;
+        for (&index, replica) in r.replicas.iter_mut() {
+            if let Some(failure) = replica.checks.liveness_failure()
+                && replica.ended.is_none()
+                && replica.stopping.is_none()
+            {
+                ctx.system_log(
+                    exe,
+                    index,
+                    &format!("liveness check failed: {failure}; stopping the replica"),
+                );
+                ctx.event(
+                    exe,
+                    true,
+                    "Unhealthy",
+                    format!("replica {index}: liveness check failed: {failure}"),
+                );
+                stop_replica(
+                    run,
+                    index,
+                    StopCause::Liveness,
+                    signal,
+                    timeout,
+                    ctx.wake_executable.clone(),
+                    key.clone(),
+                );
+            }
+        }
+        // Scale down: the highest indexes go first.
+        for (&index, replica) in r.replicas.iter() {
+            if index >= desired && replica.ended.is_none() {
+                stop_replica(
+                    run,
+                    index,
+                    StopCause::ScaledDown,
+                    signal,
+                    timeout,
+                    ctx.wake_executable.clone(),
+                    key.clone(),
+                );
+            }
+        }
+        r.replicas
+            .retain(|&index, replica| index < desired || replica.ended.is_none());
+        r.restart_due.retain(|&index, _| index < desired);
+        // Ended replicas: restart per policy.
+        for (&index, replica) in r.replicas.iter() {
+            let Some(ended) = replica.ended else { continue };
+            if r.restart_due.contains_key(&index) || replica.stopping == Some(StopCause::Requested)
+            {
+                continue;
+            }
+            let crashed = !ended.success() || replica.stopping == Some(StopCause::Liveness);
+            let restart = match spec.restart_policy {
+                RestartPolicy::Never => false,
+                RestartPolicy::OnFailure => crashed,
+                RestartPolicy::Always => true,
+            };
+            if !restart {
+                continue;
+            }
+            if replica.started.elapsed() >= backoff::RESET_AFTER {
+                r.backoff_attempt = 0;
+            }
+            let delay = backoff::delay(&spec.restart_backoff, r.backoff_attempt);
+            r.backoff_attempt += 1;
+            ctx.system_log(
+                exe,
+                index,
+                &format!(
+                    "replica {index} {}; restarting in {:.1} s",
+                    ended.describe(),
+                    delay.as_secs_f64()
+                ),
+            );
+            r.restart_due.insert(index, now + delay);
+        }
+        let alive = r.alive();
+        for (&index, &due) in r.restart_due.iter() {
+            if alive > 0 && due <= now {
+                respawn.push(index);
+            } else {
+                soonest = Some(soonest.map_or(due, |s| s.min(due)));
+            }
+        }
+        // Scale up: replicas never started in this run.
+        for index in 0..desired {
+            if !r.replicas.contains_key(&index) && !r.restart_due.contains_key(&index) && alive > 0
+            {
+                respawn.push(index);
+            }
+        }
+        if alive == 0 && respawn.is_empty() {
+            // Over: the caller folds the result in (a due restart goes through the waits again).
+            return Ok(None);
+        }
+    }
+    for index in respawn {
+        let restarted = lock(run).restart_due.remove(&index).is_some();
+        if restarted {
+            status.restart_count += 1;
+            ctx.event(
+                exe,
+                false,
+                "Restarting",
+                format!(
+                    "restarting replica {index} (restart {})",
+                    status.restart_count
+                ),
+            );
+        }
+        if let Err(message) = spawn_replica(run, exe, ctx, index) {
+            ctx.system_log(exe, index, &message);
+            lock(run).restart_due.insert(
+                index,
+                Instant::now() + backoff::delay(&spec.restart_backoff, 3),
+            );
+        }
+    }
+    let mut outcome = Outcome::new(ResourceState::Running, reason::RUNNING, None);
+    outcome.requeue = soonest.map(|due| due.saturating_duration_since(Instant::now()));
+    Ok(Some(outcome))
+}
+
+/// The start path: waits, then every replica. Returns the resulting outcome.
+fn start(
+    exe: &Executable,
+    ctx: &Context,
+    key: &str,
+    status: &mut ExecutableStatus,
+    bypass_waits: bool,
+    after_control_plane_restart: bool,
+) -> Result<Outcome, Error> {
+    let namespace = exe.namespace().unwrap_or_default();
+    let name = exe.name_any();
+    let spec = &exe.spec.run;
+    let resolved = match resolve::inputs(exe, ctx) {
+        Ok(resolved) => resolved,
+        Err(resolve::Problem::Waiting(message)) if !bypass_waits => {
+            return Ok(Outcome::new(
+                ResourceState::Waiting,
+                reason::WAITING_FOR_REFERENCE,
+                message,
+            ));
+        }
+        Err(resolve::Problem::Waiting(message)) | Err(resolve::Problem::Invalid(message)) => {
+            return Ok(failed_to_start(exe, ctx, message));
+        }
+    };
+    if !bypass_waits {
+        let waits = Waits {
+            wait_for: &spec.wait_for,
+            parent: spec.parent.as_ref().map(|p| p.name.as_str()),
+            parameters: resolved.parameters.clone(),
+        };
+        match waits.judge(|dep| ctx.directory.lookup(&namespace, dep)) {
+            Verdict::Go => {}
+            Verdict::Wait(message) => {
+                let why = if spec.parent.is_some() && message.contains("parent") {
+                    reason::WAITING_FOR_PARENT
+                } else {
+                    reason::WAITING_FOR_DEPENDENCY
+                };
+                return Ok(Outcome::new(ResourceState::Waiting, why, message));
+            }
+            Verdict::ParentStopped(message) => {
+                return Ok(Outcome::new(
+                    if status.started_at.is_some() {
+                        ResourceState::Exited
+                    } else {
+                        ResourceState::Waiting
+                    },
+                    reason::WAITING_FOR_PARENT,
+                    message,
+                ));
+            }
+            Verdict::Fail(message) => {
+                ctx.event(exe, true, "FailedToStart", message.clone());
+                ctx.system_log(exe, 0, &message);
+                let mut o = Outcome::new(
+                    ResourceState::FailedToStart,
+                    reason::DEPENDENCY_FAILED,
+                    message,
+                );
+                o.requeue = None;
+                return Ok(o);
+            }
+        }
+    }
+    if let Err(unknown) = signal_from_name(&spec.shutdown.signal) {
+        return Ok(failed_to_start(
+            exe,
+            ctx,
+            format!("spec.shutdown.signal: {unknown}"),
+        ));
+    }
+    let ports = match ports::plan(exe) {
+        Ok(ports) => ports,
+        Err(message) => return Ok(failed_to_start(exe, ctx, message)),
+    };
+    let run = ctx
+        .runs
+        .insert(&exe.uid().unwrap_or_default(), Run::new(key.to_owned()));
+    lock(&run).ports = ports;
+    let desired = spec.replicas.max(0) as u32;
+    for index in 0..desired {
+        if let Err(message) = spawn_replica_with(&run, exe, ctx, index, &resolved) {
+            lock(&run).ending = true;
+            stop_all(&run, exe, ctx);
+            return Ok(failed_to_start(exe, ctx, message));
+        }
+    }
+    let why = if after_control_plane_restart {
+        " (started again after the control plane restarted)"
+    } else {
+        ""
+    };
+    ctx.event(
+        exe,
+        false,
+        "Starting",
+        format!("starting {desired} replica(s) of {name}{why}"),
+    );
+    status.started_at = Some(Time(Timestamp::now()));
+    status.finished_at = None;
+    status.exit_code = None;
+    let mut outcome = Outcome::new(ResourceState::Starting, reason::STARTING, None);
+    // Running is confirmed by the next reconcile, right away.
+    outcome.requeue = Some(Duration::ZERO);
+    Ok(outcome)
+}
+
+fn failed_to_start(exe: &Executable, ctx: &Context, message: String) -> Outcome {
+    ctx.event(exe, true, "FailedToStart", message.clone());
+    ctx.system_log(exe, 0, &format!("failed to start: {message}"));
+    Outcome::new(
+        ResourceState::FailedToStart,
+        reason::FAILED_TO_START,
+        message,
+    )
+}
+
+fn spawn_replica(
+    run: &RunHandle,
+    exe: &Executable,
+    ctx: &Context,
+    index: u32,
+) -> Result<(), String> {
+    let resolved = match resolve::inputs(exe, ctx) {
+        Ok(resolved) => resolved,
+        Err(resolve::Problem::Waiting(m) | resolve::Problem::Invalid(m)) => return Err(m),
+    };
+    spawn_replica_with(run, exe, ctx, index, &resolved)
+}
+
+/// Spawns replica `index` with its ports, environment and log, and watches it.
+fn spawn_replica_with(
+    run: &RunHandle,
+    exe: &Executable,
+    ctx: &Context,
+    index: u32,
+    resolved: &resolve::Inputs,
+) -> Result<(), String> {
+    let target_ports: BTreeMap<String, u16> = lock(run).ports.target_ports(index)?;
+    let key = lock(run).spec_hash.clone();
+    let plan = ReplicaPlan {
+        exe,
+        index,
+        instance: &ctx.instance,
+        lifecycle_key: &key,
+        env: resolved.env.clone(),
+        args: resolved.args.clone(),
+        target_ports: &target_ports,
+        cwd: &ctx.cwd,
+    };
+    let process_spec = plan.process_spec();
+    let resource = ResourceRef::new(
+        &exe.namespace().unwrap_or_default(),
+        "Executable",
+        &exe.name_any(),
+    );
+    let sink = LogSink::open(&ctx.logs, &resource, index)
+        .map_err(|e| format!("cannot open the log of {}: {e}", exe.name_any()))?;
+    let child = spawn(&process_spec, sink).map_err(|e| e.to_string())?;
+    let process = Process::Child(child);
+    ctx.system_log(
+        exe,
+        index,
+        &format!(
+            "started replica {index}: {} {} (pid {})",
+            process_spec.command,
+            process_spec.args.join(" "),
+            process.pid()
+        ),
+    );
+    let object = ObjectRef::from_obj(exe);
+    let wake = ctx.wake_executable.clone();
+    let checks = Checks::start(exe, &target_ports, &process_spec, {
+        let (wake, object) = (wake.clone(), object.clone());
+        move || {
+            let _ = wake.send(object.clone());
+        }
+    })?;
+    lock(run).replicas.insert(
+        index,
+        Replica {
+            process: process.clone(),
+            started_at: Timestamp::now(),
+            started: Instant::now(),
+            ended: None,
+            stopping: None,
+            checks,
+            target_ports,
+        },
+    );
+    watch_exit(run, index, process, wake, object);
+    Ok(())
+}
+
+/// Takes the processes of this object found at control-plane start: adopts those that
+/// match the current spec, stops the rest. Returns the adopted run, if any.
+fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
+    let uid = exe.uid().unwrap_or_default();
+    let found = lock(&ctx.leftovers).remove(&uid)?;
+    let desired = exe.spec.run.replicas.max(0) as u32;
+    let (signal, timeout) = shutdown_of(exe);
+    let mut keep = Vec::new();
+    for leftover in found {
+        if leftover.lifecycle_key == key && leftover.replica < desired && !exe.spec.run.stopped {
+            keep.push(leftover);
+        } else {
+            let process =
+                Process::Adopted(crate::runtime::process::Adopted::new(leftover.identity));
+            ctx.system_log(
+                exe,
+                leftover.replica,
+                &format!(
+                    "stopping leftover process {} (its spec is out of date)",
+                    leftover.identity.pid
+                ),
+            );
+            tokio::spawn(async move { process.stop(signal, timeout).await });
+        }
+    }
+    if keep.is_empty() {
+        return None;
+    }
+    let mut run = Run::new(key.to_owned());
+    run.ports = ports::plan(exe).ok()?;
+    let run = ctx.runs.insert(&uid, run);
+    let object = ObjectRef::from_obj(exe);
+    let replica_ports = exe
+        .status
+        .as_ref()
+        .map(|s| s.replicas.clone())
+        .unwrap_or_default();
+    for leftover in keep {
+        let process = Process::Adopted(crate::runtime::process::Adopted::new(leftover.identity));
+        let target_ports: BTreeMap<String, u16> = replica_ports
+            .iter()
+            .find(|r| r.index as u32 == leftover.replica)
+            .map(|r| {
+                r.target_ports
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v as u16))
+                    .collect()
+            })
+            .unwrap_or_default();
+        lock(&run).ports.adopt(leftover.replica, &target_ports);
+        let wake = ctx.wake_executable.clone();
+        let checks = {
+            let (wake, object) = (wake.clone(), object.clone());
+            Checks::start(exe, &target_ports, &Default::default(), move || {
+                let _ = wake.send(object.clone());
+            })
+            .unwrap_or_default()
+        };
+        ctx.system_log(
+            exe,
+            leftover.replica,
+            &format!(
+                "adopted replica {} (pid {}) after a control-plane restart",
+                leftover.replica, leftover.identity.pid
+            ),
+        );
+        lock(&run).replicas.insert(
+            leftover.replica,
+            Replica {
+                process: process.clone(),
+                started_at: Timestamp::now(),
+                started: Instant::now(),
+                ended: None,
+                stopping: None,
+                checks,
+                target_ports,
+            },
+        );
+        watch_exit(&run, leftover.replica, process, wake, object.clone());
+    }
+    Some(run)
+}
+
+/// Events and system log lines for the transitions between `old` and `new`.
+fn announce(
+    exe: &Executable,
+    ctx: &Context,
+    old: Option<&ExecutableStatus>,
+    new: &ExecutableStatus,
+) {
+    let was_ready = old.is_some_and(|s| {
+        crate::api::conditions::is_true(&s.conditions, crate::api::conditions::READY)
+    });
+    let ready = crate::api::conditions::is_true(&new.conditions, crate::api::conditions::READY);
+    let old_state = old.map(|s| s.state).unwrap_or_default();
+    if old.is_none() {
+        ctx.event(
+            exe,
+            false,
+            "Initialized",
+            format!("{} registered", exe.name_any()),
+        );
+    }
+    if old_state != new.state {
+        ctx.system_log(
+            exe,
+            0,
+            &format!(
+                "state {old_state} → {}{}",
+                new.state,
+                new.message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ),
+        );
+        if new.state == ResourceState::Running {
+            ctx.event(
+                exe,
+                false,
+                "Running",
+                format!("{} is running", exe.name_any()),
+            );
+        }
+    }
+    if ready && !was_ready {
+        ctx.event(exe, false, "Ready", format!("{} is ready", exe.name_any()));
+    }
+    if !ready && was_ready && new.state == ResourceState::Running {
+        ctx.event(
+            exe,
+            true,
+            "Unhealthy",
+            new.message.clone().unwrap_or_else(|| "not ready".into()),
+        );
+    }
+}
+
+/// For a deleted object after a control-plane restart: every leftover process of it,
+/// whatever its spec, as a run to stop.
+pub fn adopt_for_cleanup(exe: &Executable, ctx: &Context) -> Option<RunHandle> {
+    let uid = exe.uid().unwrap_or_default();
+    let found = lock(&ctx.leftovers).remove(&uid)?;
+    let run = ctx.runs.insert(&uid, Run::new(String::new()));
+    for leftover in found {
+        let process = Process::Adopted(crate::runtime::process::Adopted::new(leftover.identity));
+        lock(&run).replicas.insert(
+            leftover.replica,
+            Replica {
+                process: process.clone(),
+                started_at: Timestamp::now(),
+                started: Instant::now(),
+                ended: None,
+                stopping: None,
+                checks: Checks::default(),
+                target_ports: BTreeMap::new(),
+            },
+        );
+        watch_exit(
+            &run,
+            leftover.replica,
+            process,
+            ctx.wake_executable.clone(),
+            ObjectRef::from_obj(exe),
+        );
+    }
+    Some(run)
+}

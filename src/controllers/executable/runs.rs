@@ -1,0 +1,232 @@
+//! The live side of Executables: for each object (by uid) the replica processes this
+//! control plane runs or adopted, what ended and why, and the pending restarts.
+//! Background tasks (exit watchers, stoppers, probes) only record facts here and wake
+//! the object's reconcile, which alone decides what happens next.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::health::Checks;
+use super::ports::PortPlan;
+use crate::api::Executable;
+use crate::runtime::process::{Adopted, Running, Signal};
+
+/// A replica's process: our child, or one adopted after a control-plane restart.
+#[derive(Clone, Debug)]
+pub enum Process {
+    Child(Running),
+    Adopted(Adopted),
+}
+
+impl Process {
+    pub fn pid(&self) -> i32 {
+        match self {
+            Process::Child(p) => p.identity().pid,
+            Process::Adopted(p) => p.identity().pid,
+        }
+    }
+
+    /// Waits for the process to end: its exit code and signal when it was our child.
+    pub async fn wait(&self) -> Ended {
+        match self {
+            Process::Child(p) => {
+                let exit = p.wait().await;
+                Ended {
+                    code: exit.code,
+                    signal: exit.signal,
+                }
+            }
+            Process::Adopted(p) => {
+                p.wait().await;
+                Ended::default()
+            }
+        }
+    }
+
+    /// Stops the whole process group: `signal`, then SIGKILL after `timeout`.
+    pub async fn stop(&self, signal: Signal, timeout: Duration) {
+        match self {
+            Process::Child(p) => {
+                p.stop(signal, timeout).await;
+            }
+            Process::Adopted(p) => {
+                p.stop(signal, timeout).await;
+            }
+        }
+    }
+}
+
+/// How a replica ended; both `None` when it was adopted (nobody can learn its code).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ended {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl Ended {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(sig)) => format!("killed by {}", crate::runtime::process::signal_name(sig)),
+            (None, None) => "ended (exit code unknown: it was adopted)".into(),
+        }
+    }
+}
+
+/// Why the controller is stopping a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// `spec.stopped`, a restart request, a spec change or the end of the session.
+    Requested,
+    /// Its liveness check failed: counts as a crash for the restart policy.
+    Liveness,
+    /// `replicas` was lowered.
+    ScaledDown,
+}
+
+/// One replica process and what is known about it.
+pub struct Replica {
+    pub process: Process,
+    pub started_at: Timestamp,
+    pub started: Instant,
+    pub ended: Option<Ended>,
+    pub stopping: Option<StopCause>,
+    pub checks: Checks,
+    pub target_ports: BTreeMap<String, u16>,
+}
+
+/// Everything running for one Executable.
+pub struct Run {
+    /// Hash of the spec fields the processes were started from; a different hash means
+    /// the spec changed and the replicas must be replaced.
+    pub spec_hash: String,
+    pub replicas: BTreeMap<u32, Replica>,
+    /// Replicas that ended and will be started again at the given time.
+    pub restart_due: BTreeMap<u32, Instant>,
+    /// Consecutive restarts since the last reset (for the backoff exponent).
+    pub backoff_attempt: u32,
+    /// Set when every replica is being stopped on purpose.
+    pub ending: bool,
+    pub started_at: Timestamp,
+    /// Ports of every endpoint and replica.
+    pub ports: PortPlan,
+}
+
+impl Run {
+    pub fn new(spec_hash: String) -> Run {
+        Run {
+            spec_hash,
+            replicas: BTreeMap::new(),
+            restart_due: BTreeMap::new(),
+            backoff_attempt: 0,
+            ending: false,
+            started_at: Timestamp::now(),
+            ports: PortPlan::default(),
+        }
+    }
+
+    /// Replicas whose process has not ended.
+    pub fn alive(&self) -> usize {
+        self.replicas.values().filter(|r| r.ended.is_none()).count()
+    }
+}
+
+/// A shared handle on one object's [`Run`].
+pub type RunHandle = Arc<Mutex<Run>>;
+
+/// All runs, by object uid.
+#[derive(Default)]
+pub struct Runs {
+    runs: Mutex<HashMap<String, RunHandle>>,
+}
+
+impl Runs {
+    pub fn get(&self, uid: &str) -> Option<RunHandle> {
+        lock(&self.runs).get(uid).cloned()
+    }
+
+    pub fn insert(&self, uid: &str, run: Run) -> RunHandle {
+        let handle = Arc::new(Mutex::new(run));
+        lock(&self.runs).insert(uid.to_owned(), handle.clone());
+        handle
+    }
+
+    pub fn remove(&self, uid: &str) -> Option<RunHandle> {
+        lock(&self.runs).remove(uid)
+    }
+
+    /// Every run, for the end of the session.
+    pub fn all(&self) -> Vec<RunHandle> {
+        lock(&self.runs).values().cloned().collect()
+    }
+}
+
+/// Locks a mutex, recovering from a panic elsewhere (the data stays consistent: every
+/// critical section only assigns fields).
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Watches a replica's process: records how it ended, then wakes the object.
+pub fn watch_exit(
+    run: &RunHandle,
+    index: u32,
+    process: Process,
+    wake: UnboundedSender<ObjectRef<Executable>>,
+    key: ObjectRef<Executable>,
+) {
+    let run = Arc::downgrade(run);
+    tokio::spawn(async move {
+        let ended = process.wait().await;
+        let Some(run) = run.upgrade() else { return };
+        {
+            let mut run = lock(&run);
+            // The pid check ignores a late report about a replica already replaced.
+            if let Some(replica) = run.replicas.get_mut(&index)
+                && replica.process.pid() == process.pid()
+            {
+                replica.ended = Some(ended);
+                replica.checks.stop();
+            }
+        }
+        let _ = wake.send(key);
+    });
+}
+
+/// Stops a replica in the background and wakes the object when it is gone.
+pub fn stop_replica(
+    run: &RunHandle,
+    index: u32,
+    cause: StopCause,
+    signal: Signal,
+    timeout: Duration,
+    wake: UnboundedSender<ObjectRef<Executable>>,
+    key: ObjectRef<Executable>,
+) {
+    let process = {
+        let mut run = lock(run);
+        let Some(replica) = run.replicas.get_mut(&index) else {
+            return;
+        };
+        if replica.stopping.is_some() || replica.ended.is_some() {
+            return;
+        }
+        replica.stopping = Some(cause);
+        replica.process.clone()
+    };
+    tokio::spawn(async move {
+        process.stop(signal, timeout).await;
+        let _ = wake.send(key);
+    });
+}
