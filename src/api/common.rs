@@ -76,9 +76,9 @@ pub struct RunSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointSpec>,
 
-    /// Number of identical replicas to run. Default: 1.
+    /// Number of identical replicas to run, at most 100. Default: 1.
     #[serde(default = "defaults::replicas")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 100))]
     pub replicas: i32,
 
     /// Resources that must reach a condition before this one starts, e.g.

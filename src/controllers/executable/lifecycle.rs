@@ -518,24 +518,11 @@ fn start(
     let namespace = exe.namespace().unwrap_or_default();
     let name = exe.name_any();
     let spec = &exe.spec.run;
-    let resolved = match resolve::inputs(exe, ctx) {
-        Ok(resolved) => resolved,
-        Err(resolve::Problem::Waiting(message)) if !bypass_waits => {
-            return Ok(Outcome::new(
-                ResourceState::Waiting,
-                reason::WAITING_FOR_REFERENCE,
-                message,
-            ));
-        }
-        Err(resolve::Problem::Waiting(message)) | Err(resolve::Problem::Invalid(message)) => {
-            return Ok(failed_to_start(exe, ctx, message));
-        }
-    };
     if !bypass_waits {
         let waits = Waits {
             wait_for: &spec.wait_for,
             parent: spec.parent.as_ref().map(|p| p.name.as_str()),
-            parameters: resolved.parameters.clone(),
+            parameters: resolve::parameters(exe),
         };
         match waits.judge(|dep| ctx.directory.lookup(&namespace, dep)) {
             Verdict::Go => {}
@@ -571,6 +558,19 @@ fn start(
             }
         }
     }
+    let resolved = match resolve::inputs(exe, ctx) {
+        Ok(resolved) => resolved,
+        Err(resolve::Problem::Waiting(message)) if !bypass_waits => {
+            return Ok(Outcome::new(
+                ResourceState::Waiting,
+                reason::WAITING_FOR_REFERENCE,
+                message,
+            ));
+        }
+        Err(resolve::Problem::Waiting(message)) | Err(resolve::Problem::Invalid(message)) => {
+            return Ok(failed_to_start(exe, ctx, message));
+        }
+    };
     if let Err(unknown) = signal_from_name(&spec.shutdown.signal) {
         return Ok(failed_to_start(
             exe,

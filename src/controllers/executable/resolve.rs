@@ -12,8 +12,6 @@ use crate::controllers::context::Context;
 pub struct Inputs {
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
-    /// Parameters the expressions use: waited for until Ready.
-    pub parameters: Vec<String>,
 }
 
 /// Why the inputs cannot be resolved yet.
@@ -38,8 +36,12 @@ pub fn inputs(exe: &Executable, ctx: &Context) -> Result<Inputs, Problem> {
     Ok(Inputs {
         env,
         args: spec.args.clone(),
-        parameters: Vec::new(),
     })
+}
+
+/// The Parameters `exe`'s expressions use; its start waits until they are Ready.
+pub fn parameters(_exe: &Executable) -> Vec<String> {
+    Vec::new()
 }
 
 /// The Aspire variables for a referenced resource: its connection string and one
