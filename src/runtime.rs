@@ -2,4 +2,5 @@
 //! (spawn, signal, adopt), logs (bounded on-disk capture, the `log` subresource).
 
 pub mod logs;
+pub mod probe;
 pub mod process;
