@@ -19,6 +19,11 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs `spec`; on timeout its whole process group is killed.
 pub(super) async fn probe(spec: &ProcessSpec, timeout: Duration) -> ProbeOutcome {
+    if spec.command.is_empty() {
+        return ProbeOutcome::unhealthy(
+            "exec probe has no command: set healthChecks[].exec.command to a program and its arguments",
+        );
+    }
     let what = command_line(spec);
     let output = std::sync::Arc::new(LastLine::default());
     let running = match process::spawn(spec, output.clone()) {

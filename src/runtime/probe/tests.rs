@@ -277,6 +277,13 @@ async fn exec_probe_reports_a_command_that_cannot_start() {
         "{outcome:?}"
     );
     assert!(outcome.message.contains("not found on PATH"), "{outcome:?}");
+
+    let outcome = ProbeTarget::exec(&[]).probe(SEC).await;
+    assert!(!outcome.healthy);
+    assert!(
+        outcome.message.contains("healthChecks[].exec.command"),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
