@@ -5,12 +5,14 @@
 //!   waits, and the trigger that wakes dependents after a dependency changed.
 //! - [`waits`]: pure judgement of `waitFor`, parent and Parameter waits.
 //! - [`executable`]: processes — spawn, supervise, restart, probe, stop, adopt.
+//! - [`parameter`]: inputs and secrets — value, fromEnv, generated once, owned Secret.
 //! - [`backoff`], [`status_patch`], [`context`]: shared pieces.
 
 pub mod backoff;
 pub mod context;
 pub mod directory;
 pub mod executable;
+pub mod parameter;
 pub mod status_patch;
 pub mod waits;
 
@@ -79,7 +81,13 @@ impl Controllers {
             let mut rx = shutdown_rx;
             let _ = rx.wait_for(|s| *s).await;
         };
-        tasks.push(tokio::spawn(executable::run(ctx.clone(), wake_rx, stop)));
+        let stop = futures::future::FutureExt::shared(Box::pin(stop));
+        tasks.push(tokio::spawn(executable::run(
+            ctx.clone(),
+            wake_rx,
+            stop.clone(),
+        )));
+        tasks.push(tokio::spawn(parameter::run(ctx.clone(), stop)));
         Controllers {
             ctx,
             shutdown,
