@@ -7,6 +7,12 @@
 //! ([`ProcessIdentity`]), so a control plane that restarts can [`Adopted`] what it
 //! started before without ever mistaking a reused pid for it.
 //!
+//! Every process also carries environment tags ([`tags`]), so [`find_tagged`] can
+//! find an instance's processes in `/proc` with no recorded pid at all; the
+//! [`Watchdog`] uses them to stop Session processes when the control plane dies.
+//! Persistent processes write to files ([`OutputMode::Files`]) followed by a tailer
+//! ([`tail_file`]), since pipes to a dead control plane would kill them.
+//!
 //! [`spawn`] needs a Tokio runtime; the drains and the reaper run as tasks on it.
 
 mod adopt;
