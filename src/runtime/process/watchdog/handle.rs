@@ -12,8 +12,12 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Wait between a watchdog's death and its replacement (and between failed starts).
+/// Wait between a watchdog's death and its replacement, doubled after each
+/// watchdog that failed to start or died young, up to [`MAX_RESPAWN_DELAY`].
 const RESPAWN_DELAY: Duration = Duration::from_millis(200);
+const MAX_RESPAWN_DELAY: Duration = Duration::from_secs(15);
+/// A watchdog that ran this long resets the delay.
+const HEALTHY_RUN: Duration = Duration::from_secs(10);
 /// How long [`Watchdog::disarm`] waits for the watchdog to leave.
 const DISARM_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -78,6 +82,13 @@ impl Drop for Watchdog {
 
 /// Starts one watchdog process; returns it with the write end of its stdin.
 fn start(exe: &Path, instance: &str) -> io::Result<(Child, ChildStdin)> {
+    // A binary replaced since start-up (a rebuild) is gone from its path, but
+    // `/proc/self/exe`, resolved in the forked child, still names it.
+    let exe = if exe.exists() {
+        exe
+    } else {
+        Path::new("/proc/self/exe")
+    };
     let mut child = Command::new(exe)
         .args(["__watchdog", "--instance", instance, "--parent"])
         .arg(std::process::id().to_string())
@@ -104,12 +115,14 @@ async fn supervise(
     pid: Arc<AtomicU32>,
     mut disarmed: oneshot::Receiver<()>,
 ) {
+    let mut started = tokio::time::Instant::now();
+    let mut delay = RESPAWN_DELAY;
     loop {
         let exited = async {
             match current.as_mut() {
                 Some((child, _)) => Some(child.wait().await),
                 None => {
-                    tokio::time::sleep(RESPAWN_DELAY).await;
+                    tokio::time::sleep(delay).await;
                     None
                 }
             }
@@ -134,14 +147,24 @@ async fn supervise(
                     tracing::warn!("the watchdog exited ({status}); starting a new one");
                     pid.store(0, Ordering::Release);
                     current = None;
-                    tokio::time::sleep(RESPAWN_DELAY).await;
+                    delay = if started.elapsed() >= HEALTHY_RUN {
+                        RESPAWN_DELAY
+                    } else {
+                        (delay * 2).min(MAX_RESPAWN_DELAY)
+                    };
+                    // Back to the top: wait `delay` (or a disarm request) first.
+                    continue;
                 }
                 match start(&exe, &instance) {
                     Ok((child, stdin)) => {
                         pid.store(child.id().unwrap_or(0), Ordering::Release);
                         current = Some((child, stdin));
+                        started = tokio::time::Instant::now();
                     }
-                    Err(e) => tracing::warn!("cannot start the watchdog: {e}"),
+                    Err(e) => {
+                        tracing::warn!("cannot start the watchdog: {e}");
+                        delay = (delay * 2).min(MAX_RESPAWN_DELAY);
+                    }
                 }
             }
         }
