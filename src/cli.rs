@@ -4,6 +4,7 @@ mod crds;
 mod kubeconfig;
 mod serve;
 mod up;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ pub enum Command {
     Kubeconfig(kubeconfig::KubeconfigArgs),
     /// Print the CustomResourceDefinitions of kaspire's kinds (or write them with --dir).
     Crds(crds::CrdsArgs),
+    /// Internal: started by the control plane to stop its Session processes if it dies.
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog(watchdog::WatchdogArgs),
 }
 
 /// Entry point of the binary.
@@ -49,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => run_async(serve::run(cli.state_dir, args)),
         Command::Kubeconfig(args) => kubeconfig::run(&cli.state_dir, args),
         Command::Crds(args) => crds::run(args),
+        Command::Watchdog(args) => watchdog::run(args),
     };
     match result {
         Ok(code) => code,

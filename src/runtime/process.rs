@@ -7,18 +7,30 @@
 //! ([`ProcessIdentity`]), so a control plane that restarts can [`Adopted`] what it
 //! started before without ever mistaking a reused pid for it.
 //!
+//! Every process also carries environment tags ([`tags`]), so [`find_tagged`] can
+//! find an instance's processes in `/proc` with no recorded pid at all; the
+//! [`Watchdog`] uses them to stop Session processes when the control plane dies.
+//! Persistent processes write to files ([`OutputMode::Files`]) followed by a tailer
+//! ([`tail_file`]), since pipes to a dead control plane would kill them.
+//!
 //! [`spawn`] needs a Tokio runtime; the drains and the reaper run as tasks on it.
 
 mod adopt;
 mod env_file;
+mod files;
 mod identity;
 pub mod output;
 mod resolve;
 mod signal;
+mod sweep;
+pub mod tags;
+mod tail;
 pub mod watchdog;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tagged;
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -38,6 +50,10 @@ pub use identity::ProcessIdentity;
 pub use output::{OutputSink, OutputStats, Stream};
 pub use resolve::SpawnError;
 pub use signal::{Signal, UnknownSignal, signal_from_name, signal_name};
+pub use sweep::stop_tagged;
+pub use tags::{TaggedProcess, Tags, find_tagged};
+pub use tail::{MAX_FILE, TailFrom, TailHandle, tail_file};
+pub use watchdog::Watchdog;
 
 use identity::group_members;
 use output::OutputHandle;
@@ -57,6 +73,27 @@ pub struct ProcessSpec {
     /// dotenv-style file applied before `env`; a relative path is relative to the
     /// control plane's current directory, so pass an absolute one.
     pub env_file: Option<PathBuf>,
+    /// Where stdout and stderr go.
+    pub output: OutputMode,
+}
+
+/// Where a process's stdout and stderr go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Pipes drained by the control plane; the process gets `SIGPIPE` on its next
+    /// write if the control plane is gone, so only for Session processes.
+    #[default]
+    Pipes,
+    /// Files opened `O_APPEND | O_CREAT` (mode 0600, parent directories created),
+    /// which outlive the control plane: for Persistent processes. [`spawn`] follows
+    /// them from their current end ([`tail_file`]) while the process runs; the same
+    /// path for both makes one combined file, delivered as stdout.
+    Files {
+        /// The stdout file.
+        stdout: PathBuf,
+        /// The stderr file.
+        stderr: PathBuf,
+    },
 }
 
 impl ProcessSpec {
@@ -129,7 +166,8 @@ pub struct Running {
 }
 
 /// Starts `spec` in its own process group with stdin from `/dev/null`, stdout and
-/// stderr drained into `output`. Must be called inside a Tokio runtime.
+/// stderr drained into `output` (through pipes or files, per [`ProcessSpec::output`]).
+/// Must be called inside a Tokio runtime.
 pub fn spawn(spec: &ProcessSpec, output: impl OutputSink) -> Result<Running, SpawnError> {
     if let Some(dir) = &spec.working_dir {
         resolve::check_working_dir(dir)?;
@@ -151,13 +189,28 @@ pub fn spawn(spec: &ProcessSpec, output: impl OutputSink) -> Result<Running, Spa
         spec.working_dir.as_deref(),
     )?;
 
+    let sink: Arc<dyn OutputSink> = Arc::new(output);
+    let (stdout, stderr, tail) = match &spec.output {
+        OutputMode::Pipes => (Stdio::piped(), Stdio::piped(), None),
+        OutputMode::Files { stdout, stderr } => {
+            let (out, err) = files::open(stdout, stderr)?;
+            let mut tailed = vec![(stdout.clone(), Stream::Stdout)];
+            if stderr != stdout {
+                tailed.push((stderr.clone(), Stream::Stderr));
+            }
+            // Measured before the child starts, so none of its output is skipped.
+            let tail = tail::tail_files(tailed, sink.clone(), TailFrom::End, MAX_FILE);
+            (out, err, Some(tail))
+        }
+    };
+
     let mut cmd = Command::new(&program);
     cmd.arg0(&spec.command)
         .args(&spec.args)
         .envs(env)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
         .process_group(0)
         .kill_on_drop(false);
     if let Some(dir) = &spec.working_dir {
@@ -178,12 +231,14 @@ pub fn spawn(spec: &ProcessSpec, output: impl OutputSink) -> Result<Running, Spa
                 ),
             }
         })?;
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let output = output::drain(
-        stdout.expect("stdout is piped"),
-        stderr.expect("stderr is piped"),
-        Arc::new(output),
-    );
+    let output = match &tail {
+        Some(tail) => tail.output(),
+        None => output::drain(
+            child.stdout.take().expect("stdout is piped"),
+            child.stderr.take().expect("stderr is piped"),
+            sink,
+        ),
+    };
     let (exit_tx, exit) = watch::channel(None);
     tokio::spawn(async move {
         let exit = match child.wait().await {
@@ -197,6 +252,10 @@ pub fn spawn(spec: &ProcessSpec, output: impl OutputSink) -> Result<Running, Spa
             }
         };
         let _ = exit_tx.send(Some(exit));
+        // Files have no EOF: the exit is where the output ends.
+        if let Some(tail) = tail {
+            tail.stop().await;
+        }
     });
     Ok(Running {
         identity,
@@ -245,6 +304,8 @@ impl Running {
 
     /// Waits until stdout and stderr are closed and every line reached the sink.
     /// A grandchild holding the pipes open delays this past [`Running::wait`].
+    /// With [`OutputMode::Files`], resolves once the process exited and the files
+    /// were read to their end.
     pub async fn output_drained(&self) {
         self.output.drained().await;
     }

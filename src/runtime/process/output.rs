@@ -63,13 +63,14 @@ pub struct OutputStats {
     pub dropped_bytes: u64,
 }
 
+/// Counters shared by the producers of one process's output and its handle.
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     /// Bytes queued for the sink and not yet delivered.
     in_flight: AtomicUsize,
-    delivered_lines: AtomicU64,
-    dropped_lines: AtomicU64,
-    dropped_bytes: AtomicU64,
+    pub(crate) delivered_lines: AtomicU64,
+    pub(crate) dropped_lines: AtomicU64,
+    pub(crate) dropped_bytes: AtomicU64,
 }
 
 enum Msg {
@@ -85,7 +86,21 @@ pub(crate) struct OutputHandle {
     done: watch::Receiver<bool>,
 }
 
+impl std::fmt::Debug for OutputHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputHandle")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
 impl OutputHandle {
+    /// A handle over `shared`'s counters that is drained once `done` turns true;
+    /// for producers other than [`drain`] (the file tailer).
+    pub(crate) fn new(shared: Arc<Shared>, done: watch::Receiver<bool>) -> Self {
+        Self { shared, done }
+    }
+
     pub fn stats(&self) -> OutputStats {
         let s = &self.shared;
         OutputStats {

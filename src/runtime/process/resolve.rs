@@ -71,6 +71,14 @@ pub enum SpawnError {
         /// What is wrong with the line.
         reason: String,
     },
+    /// An output file (or its directory) of a Persistent process cannot be opened.
+    #[error("cannot open output file {} ({source}): check the state directory's permissions and free space", path.display())]
+    OutputFile {
+        /// The file.
+        path: PathBuf,
+        /// The open error.
+        source: io::Error,
+    },
     /// Any other failure of `fork`/`exec` (out of processes, file descriptors, …).
     #[error("cannot start {}: {source}", path.display())]
     Io {
