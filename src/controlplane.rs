@@ -15,6 +15,7 @@ use crate::apiserver::embedded::Embedded;
 use crate::controllers::Controllers;
 use crate::controllers::context::Leftover;
 use crate::runtime::logs::{self, LogStore};
+use crate::runtime::process::{Signal, Watchdog, find_tagged, stop_tagged};
 use crate::state_dir::StateDir;
 
 /// A running control plane.
@@ -23,6 +24,7 @@ pub struct ControlPlane {
     pub logs: Arc<LogStore>,
     controllers: Controllers,
     state: StateDir,
+    watchdog: Watchdog,
 }
 
 impl ControlPlane {
@@ -33,21 +35,24 @@ impl ControlPlane {
         logs::install(&embedded.server, logs.clone());
         let instance = state.instance_id()?;
         let leftovers = find_leftovers(&instance);
+        // Session processes must not outlive this control plane, however it ends.
+        let watchdog = Watchdog::spawn(&std::env::current_exe()?, &instance)?;
         let controllers = Controllers::start(
             embedded.client.clone(),
             logs.clone(),
-            instance,
+            instance.clone(),
             state.run_dir(),
             leftovers,
         )
         .await;
-        stop_orphans(&controllers).await;
+        stop_orphans(&controllers, &instance).await;
         std::fs::write(state.pid_file(), std::process::id().to_string())?;
         Ok(ControlPlane {
             embedded,
             logs,
             controllers,
             state: state.clone(),
+            watchdog,
         })
     }
 
@@ -94,6 +99,9 @@ impl ControlPlane {
     /// Persistent resources keep running.
     pub async fn shutdown(self) {
         self.controllers.shutdown().await;
+        // A clean exit: Session resources were stopped by end_session (or are meant to be
+        // kept running by `kaspire up --detach` handing over), so the watchdog stands down.
+        self.watchdog.disarm().await;
         self.logs.flush();
         self.embedded.shutdown();
         let _ = std::fs::remove_file(self.state.pid_file());
@@ -121,10 +129,53 @@ async fn delete_and_wait(client: kube::Client, exe: &Executable) {
     .await;
 }
 
-/// Our processes still running from an earlier control plane, by object uid.
-fn find_leftovers(_instance: &str) -> HashMap<String, Vec<Leftover>> {
-    HashMap::new()
+/// Our processes still running from an earlier control plane, by object uid: group
+/// leaders only (what they forked goes with their group).
+fn find_leftovers(instance: &str) -> HashMap<String, Vec<Leftover>> {
+    let mut found: HashMap<String, Vec<Leftover>> = HashMap::new();
+    for process in find_tagged(instance) {
+        let tags = &process.tags;
+        if let (true, Some(uid), Some(replica)) =
+            (process.leads_group, &tags.resource, tags.replica_index)
+        {
+            found.entry(uid.clone()).or_default().push(Leftover {
+                identity: process.identity,
+                replica,
+                lifecycle_key: tags.lifecycle_key.clone().unwrap_or_default(),
+            });
+        }
+    }
+    found
 }
 
-/// Leftover processes whose object no longer exists are stopped.
-async fn stop_orphans(_controllers: &Controllers) {}
+/// Stops our leftover processes whose object no longer exists (deleted while no control
+/// plane ran), so nothing of an old session lingers.
+async fn stop_orphans(controllers: &Controllers, instance: &str) {
+    let known: std::collections::HashSet<String> = controllers
+        .ctx
+        .directory
+        .executables
+        .state()
+        .iter()
+        .filter_map(|e| e.uid())
+        .collect();
+    let orphans: Vec<_> = find_tagged(instance)
+        .into_iter()
+        .filter(|p| {
+            p.tags
+                .resource
+                .as_ref()
+                .is_none_or(|uid| !known.contains(uid))
+        })
+        .collect();
+    if !orphans.is_empty() {
+        tracing::info!(
+            "stopping {} leftover processes of deleted resources",
+            orphans.len()
+        );
+        let stopper = async move {
+            stop_tagged(&orphans, Signal::TERM, Duration::from_secs(5)).await;
+        };
+        tokio::spawn(stopper);
+    }
+}

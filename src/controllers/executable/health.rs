@@ -149,8 +149,7 @@ fn target(
     Ok(ProbeTarget::Exec(ProcessSpec {
         command: program.clone(),
         args: args.to_vec(),
-        env: process.env.clone(),
-        working_dir: process.working_dir.clone(),
-        env_file: process.env_file.clone(),
+        output: Default::default(),
+        ..process.clone()
     }))
 }

@@ -21,7 +21,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::health::Checks;
 use super::runs::{Process, Replica, Run, RunHandle, StopCause, lock, stop_replica, watch_exit};
-use super::spawn::{LogSink, ReplicaPlan, lifecycle_key};
+use super::spawn::{LogSink, ReplicaPlan, lifecycle_key, output_files};
 use super::{Error, ports, report, resolve};
 use crate::api::conditions::reason;
 use crate::api::{
@@ -33,7 +33,9 @@ use crate::controllers::context::Context;
 use crate::controllers::status_patch;
 use crate::controllers::waits::{Verdict, Waits};
 use crate::runtime::logs::ResourceRef;
-use crate::runtime::process::{Signal, signal_from_name, spawn};
+use crate::runtime::process::{
+    OutputSink, Signal, Stream, TailFrom, TailHandle, signal_from_name, spawn, tail_file,
+};
 
 /// What the reconcile decided the object's state is, before the status is assembled.
 struct Outcome {
@@ -656,6 +658,7 @@ fn spawn_replica_with(
         args: resolved.args.clone(),
         target_ports: &target_ports,
         cwd: &ctx.cwd,
+        run_dir: &ctx.run_dir,
     };
     let process_spec = plan.process_spec();
     let resource = ResourceRef::new(
@@ -695,6 +698,7 @@ fn spawn_replica_with(
             stopping: None,
             checks,
             target_ports,
+            tails: Vec::new(),
         },
     );
     watch_exit(run, index, process, wake, object);
@@ -767,6 +771,7 @@ fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
                 leftover.replica, leftover.identity.pid
             ),
         );
+        let tails = follow_output(exe, ctx, leftover.replica);
         lock(&run).replicas.insert(
             leftover.replica,
             Replica {
@@ -777,11 +782,34 @@ fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
                 stopping: None,
                 checks,
                 target_ports,
+                tails,
             },
         );
         watch_exit(&run, leftover.replica, process, wake, object.clone());
     }
     Some(run)
+}
+
+/// Follows the output files of an adopted Persistent replica into its log, from their
+/// current end (what it wrote while no control plane ran stays in the files).
+fn follow_output(exe: &Executable, ctx: &Context, index: u32) -> Vec<TailHandle> {
+    if exe.spec.run.lifetime != crate::api::Lifetime::Persistent {
+        return Vec::new();
+    }
+    let resource = ResourceRef::new(
+        &exe.namespace().unwrap_or_default(),
+        "Executable",
+        &exe.name_any(),
+    );
+    let Ok(sink) = LogSink::open(&ctx.logs, &resource, index) else {
+        return Vec::new();
+    };
+    let sink: Arc<dyn OutputSink> = Arc::new(sink);
+    let (stdout, stderr) = output_files(&ctx.run_dir, exe, index);
+    vec![
+        tail_file(stdout, Stream::Stdout, sink.clone(), TailFrom::End),
+        tail_file(stderr, Stream::Stderr, sink, TailFrom::End),
+    ]
 }
 
 /// Events and system log lines for the transitions between `old` and `new`.
@@ -857,6 +885,7 @@ pub fn adopt_for_cleanup(exe: &Executable, ctx: &Context) -> Option<RunHandle> {
                 stopping: None,
                 checks: Checks::default(),
                 target_ports: BTreeMap::new(),
+                tails: Vec::new(),
             },
         );
         watch_exit(

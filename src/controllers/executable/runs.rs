@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::health::Checks;
 use super::ports::PortPlan;
 use crate::api::Executable;
-use crate::runtime::process::{Adopted, Running, Signal};
+use crate::runtime::process::{Adopted, Running, Signal, TailHandle};
 
 /// A replica's process: our child, or one adopted after a control-plane restart.
 #[derive(Clone, Debug)]
@@ -102,6 +102,8 @@ pub struct Replica {
     pub stopping: Option<StopCause>,
     pub checks: Checks,
     pub target_ports: BTreeMap<String, u16>,
+    /// Followers of an adopted Persistent replica's output files (dropping stops them).
+    pub tails: Vec<TailHandle>,
 }
 
 /// Everything running for one Executable.

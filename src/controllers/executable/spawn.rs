@@ -9,20 +9,11 @@ use kube::ResourceExt;
 
 use crate::api::{Executable, Lifetime};
 use crate::runtime::logs::{LogStore, LogWriter, ResourceRef, Source};
-use crate::runtime::process::{OutputSink, ProcessSpec, Stream};
+use crate::runtime::process::{OutputMode, OutputSink, ProcessSpec, Stream, Tags};
 
 /// Annotation `kaspire up` sets to the directory of the file an object came from, so
 /// `workingDir: services` means `services/` beside `app.yaml`, wherever kaspire runs.
 pub const SOURCE_DIR_ANNOTATION: &str = "kaspire.dev/source-dir";
-
-/// Environment variables naming the processes kaspire starts (see `runtime::process::tags`).
-pub mod tag {
-    pub const INSTANCE: &str = "KASPIRE_INSTANCE";
-    pub const RESOURCE: &str = "KASPIRE_RESOURCE";
-    pub const REPLICA_INDEX: &str = "KASPIRE_REPLICA_INDEX";
-    pub const LIFETIME: &str = "KASPIRE_LIFETIME";
-    pub const LIFECYCLE_KEY: &str = "KASPIRE_LIFECYCLE_KEY";
-}
 
 /// Everything decided for one replica before it is spawned.
 pub struct ReplicaPlan<'a> {
@@ -37,6 +28,8 @@ pub struct ReplicaPlan<'a> {
     pub target_ports: &'a BTreeMap<String, u16>,
     /// The control plane's working directory (fallback base for relative paths).
     pub cwd: &'a Path,
+    /// Where Persistent processes write their output.
+    pub run_dir: &'a Path,
 }
 
 impl ReplicaPlan<'_> {
@@ -49,17 +42,14 @@ impl ReplicaPlan<'_> {
             .as_deref()
             .map(|dir| base.join(dir))
             .unwrap_or_else(|| base.clone());
-        let lifetime = match spec.run.lifetime {
-            Lifetime::Session => "Session",
-            Lifetime::Persistent => "Persistent",
+        let tags = Tags {
+            instance: self.instance.to_owned(),
+            resource: self.exe.uid(),
+            replica_index: Some(self.index),
+            lifetime: Some(spec.run.lifetime),
+            lifecycle_key: Some(self.lifecycle_key.to_owned()),
         };
-        let mut env = vec![
-            (tag::INSTANCE.to_owned(), self.instance.to_owned()),
-            (tag::RESOURCE.to_owned(), self.exe.uid().unwrap_or_default()),
-            (tag::REPLICA_INDEX.to_owned(), self.index.to_string()),
-            (tag::LIFETIME.to_owned(), lifetime.to_owned()),
-            (tag::LIFECYCLE_KEY.to_owned(), self.lifecycle_key.to_owned()),
-        ];
+        let mut env = tags.env();
         for endpoint in &spec.run.endpoints {
             if let (Some(var), Some(port)) = (&endpoint.env, self.target_ports.get(&endpoint.name))
             {
@@ -73,8 +63,26 @@ impl ReplicaPlan<'_> {
             env,
             working_dir: Some(working_dir),
             env_file: spec.env_file.as_deref().map(|file| base.join(file)),
+            output: match spec.run.lifetime {
+                Lifetime::Session => OutputMode::Pipes,
+                // A Persistent process outlives the control plane, so it must not write
+                // into pipes that end with it: files, followed into the log.
+                Lifetime::Persistent => {
+                    let (stdout, stderr) = output_files(self.run_dir, self.exe, self.index);
+                    OutputMode::Files { stdout, stderr }
+                }
+            },
         }
     }
+}
+
+/// The output files of a Persistent replica.
+pub fn output_files(run_dir: &Path, exe: &Executable, index: u32) -> (PathBuf, PathBuf) {
+    let dir = run_dir.join(exe.uid().unwrap_or_default());
+    (
+        dir.join(format!("{index}.stdout")),
+        dir.join(format!("{index}.stderr")),
+    )
 }
 
 /// The directory relative paths in the spec are relative to.
