@@ -5,3 +5,4 @@
 pub mod logs;
 pub mod ports;
 pub mod process;
+pub mod proxy;
