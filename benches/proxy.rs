@@ -1,0 +1,329 @@
+//! The proxy benchmark: `cargo bench --bench proxy`.
+//!
+//! A tiny keep-alive HTTP backend on loopback is loaded by `wrk` three ways in the same
+//! run: directly, through kaspire's proxy (`runtime::proxy`, on its own Tokio runtime as
+//! in the control plane), and through HAProxy in TCP mode as the reference L4 proxy.
+//! Each round measures every target twice — throughput with many connections, and the
+//! round trip of one connection (where the proxy's added latency shows undiluted by
+//! queueing) — and the table prints medians over the rounds.
+//!
+//! Needs `wrk` (`apt-get install wrk`); HAProxy (`apt-get install haproxy`) is skipped
+//! with a note when missing. `ROUNDS` and `SECONDS` override the defaults.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kaspire::runtime::ports;
+use kaspire::runtime::proxy::{Backend, Protocol, Proxy};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const TARGET_THROUGHPUT_RATIO: f64 = 0.80;
+const TARGET_ADDED_P50_US: f64 = 50.0;
+/// Connections for the throughput phase.
+const CONNECTIONS: usize = 50;
+const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("proxy bench needs wrk on PATH: apt-get install wrk");
+        std::process::exit(1);
+    }
+    let rounds = env_number("ROUNDS", 5);
+    let seconds = env_number("SECONDS", 3);
+
+    let backend_rt = runtime(1);
+    let backend = backend_rt.block_on(http_backend());
+    let proxy_rt = runtime(2);
+    let proxy = proxy_rt.block_on(async {
+        let proxy = Proxy::start(loopback(0), Protocol::Tcp).expect("proxy");
+        proxy.set_backends(vec![Backend {
+            id: 0,
+            addr: backend,
+            ready: true,
+        }]);
+        proxy
+    });
+    let haproxy = HaProxy::start(backend);
+
+    let mut targets = vec![
+        ("direct", backend, Figures::default()),
+        ("kaspire proxy", proxy.local_addr(), Figures::default()),
+    ];
+    match &haproxy {
+        Some(haproxy) => targets.push(("HAProxy (tcp mode)", haproxy.addr, Figures::default())),
+        None => eprintln!("haproxy not on PATH (apt-get install haproxy): reference skipped"),
+    }
+    for (_, addr, _) in &targets {
+        wrk(*addr, 1, 1, 1); // warm-up: connections, caches, the proxy's first task
+    }
+    let started = Instant::now();
+    for round in 1..=rounds {
+        for (name, addr, figures) in &mut targets {
+            let load = wrk(*addr, 2, CONNECTIONS, seconds);
+            let single = wrk(*addr, 1, 1, seconds);
+            eprintln!(
+                "round {round} {name:>18}: {:>9.0} req/s p50 {:>6.0} µs p99 {:>6.0} µs | \
+                 c=1 {:>7.0} req/s p50 {:>5.1} µs p99 {:>6.1} µs",
+                load.rps, load.p50_us, load.p99_us, single.rps, single.p50_us, single.p99_us
+            );
+            figures.load.push(load);
+            figures.single.push(single);
+        }
+    }
+    print_table(&targets, rounds, seconds, started.elapsed());
+    drop(haproxy);
+    drop(proxy);
+}
+
+fn print_table(
+    targets: &[(&str, SocketAddr, Figures)],
+    rounds: usize,
+    seconds: u64,
+    took: Duration,
+) {
+    println!(
+        "\nproxy bench: wrk, {rounds} rounds × {seconds} s per phase, medians ({:.0} s)",
+        took.as_secs_f64()
+    );
+    println!(
+        "| target | req/s, {CONNECTIONS} conns | p50 / p99 | req/s, 1 conn | p50 / p99, 1 conn | \
+         throughput vs direct | added p50, 1 conn |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let direct = targets[0].2.medians();
+    for (name, _, figures) in targets {
+        let m = figures.medians();
+        println!(
+            "| {name} | {:.0} | {:.0} / {:.0} µs | {:.0} | {:.1} / {:.1} µs | {:.0} % | {:+.1} µs |",
+            m.load.rps,
+            m.load.p50_us,
+            m.load.p99_us,
+            m.single.rps,
+            m.single.p50_us,
+            m.single.p99_us,
+            100.0 * m.load.rps / direct.load.rps,
+            m.single.p50_us - direct.single.p50_us,
+        );
+    }
+    let kaspire = targets[1].2.medians();
+    let ratio = kaspire.load.rps / direct.load.rps;
+    let added = kaspire.single.p50_us - direct.single.p50_us;
+    let mark = |ok: bool| if ok { "✔" } else { "✘" };
+    println!(
+        "kaspire proxy: {:.0} % of direct throughput (target ≥ {:.0} % {}), added p50 {:.1} µs \
+         (target ≤ {TARGET_ADDED_P50_US:.0} µs {})",
+        100.0 * ratio,
+        100.0 * TARGET_THROUGHPUT_RATIO,
+        mark(ratio >= TARGET_THROUGHPUT_RATIO),
+        added,
+        mark(added <= TARGET_ADDED_P50_US),
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Figures
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    load: Vec<Run>,
+    single: Vec<Run>,
+}
+
+struct Medians {
+    load: Run,
+    single: Run,
+}
+
+impl Figures {
+    fn medians(&self) -> Medians {
+        Medians {
+            load: median_run(&self.load),
+            single: median_run(&self.single),
+        }
+    }
+}
+
+fn median_run(runs: &[Run]) -> Run {
+    let median = |pick: fn(&Run) -> f64| {
+        let mut values: Vec<f64> = runs.iter().map(pick).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    Run {
+        rps: median(|r| r.rps),
+        p50_us: median(|r| r.p50_us),
+        p99_us: median(|r| r.p99_us),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// wrk
+
+/// Runs wrk against `addr` and parses requests/s and the latency distribution.
+fn wrk(addr: SocketAddr, threads: usize, connections: usize, seconds: u64) -> Run {
+    let output = Command::new("wrk")
+        .args([
+            "--latency",
+            "-t",
+            &threads.to_string(),
+            "-c",
+            &connections.to_string(),
+        ])
+        .args(["-d", &format!("{seconds}s"), &format!("http://{addr}/")])
+        .output()
+        .expect("wrk");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && !text.contains("Non-2xx") && !text.contains("Socket errors"),
+        "wrk against {addr} failed:\n{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(|rest| rest.trim().to_owned())
+            .unwrap_or_else(|| panic!("wrk output lacks {prefix}:\n{text}"))
+    };
+    Run {
+        rps: field("Requests/sec:").parse().expect("Requests/sec"),
+        p50_us: micros(&field("50%")),
+        p99_us: micros(&field("99%")),
+    }
+}
+
+/// wrk's durations: `812.00us`, `1.23ms`, `2.00s`.
+fn micros(text: &str) -> f64 {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().unwrap_or_else(|_| panic!("duration {text}"));
+    number
+        * match unit {
+            "us" => 1.0,
+            "ms" => 1e3,
+            "s" => 1e6,
+            "m" => 60e6,
+            _ => panic!("duration unit in {text}"),
+        }
+}
+
+// ---------------------------------------------------------------------------------
+// The backend and HAProxy
+
+/// A keep-alive HTTP/1.1 server answering every request with a 2-byte body.
+async fn http_backend() -> SocketAddr {
+    let listener = TcpListener::bind(loopback(0)).await.expect("backend");
+    let addr = listener.local_addr().expect("backend addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut filled = 0;
+                loop {
+                    let read = stream.read(&mut buf[filled..]).await.unwrap_or(0);
+                    if read == 0 {
+                        return;
+                    }
+                    filled += read;
+                    // wrk sends bodiless GETs; answer each complete one in order.
+                    let mut responses = Vec::new();
+                    while let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+                        responses.extend_from_slice(RESPONSE);
+                        buf.copy_within(end + 4..filled, 0);
+                        filled -= end + 4;
+                    }
+                    if stream.write_all(&responses).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// HAProxy in TCP mode with a generated config, in the foreground; killed on drop.
+struct HaProxy {
+    child: Child,
+    addr: SocketAddr,
+    _config: tempfile::NamedTempFile,
+    _lease: ports::PortLease,
+}
+
+impl HaProxy {
+    fn start(backend: SocketAddr) -> Option<HaProxy> {
+        // Leased like every port kaspire hands out, so no other instance takes it meanwhile.
+        let lease = ports::allocate().expect("a free port");
+        let port = lease.port();
+        let config = format!(
+            "global\n  maxconn 20000\n  nbthread 2\n\
+             defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
+             frontend bench\n  bind 127.0.0.1:{port}\n  default_backend replicas\n\
+             backend replicas\n  balance roundrobin\n  server r0 {backend}\n"
+        );
+        let file = tempfile::NamedTempFile::new().expect("haproxy config");
+        std::fs::write(file.path(), config).expect("haproxy config");
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(file.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let addr = loopback(port);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "haproxy did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(HaProxy {
+            child,
+            addr,
+            _config: file,
+            _lease: lease,
+        })
+    }
+}
+
+impl Drop for HaProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,123 @@
+//! TCP: accept, pick a ready replica (holding the client while there is none), dial
+//! with fall-through, then copy both ways until either side is done.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_util::sync::CancellationToken;
+
+use super::{Gauge, Shared};
+
+/// Pending connections the kernel queues for us; bursts of clients (a benchmark, a
+/// dependent fanning out) should not see refusals while the loop catches up.
+const BACKLOG: u32 = 1024;
+
+/// Binds `listen` and spawns the accept loop.
+pub(super) fn start(
+    listen: SocketAddr,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let socket = match listen {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // Lets a restarted control plane bind again while old connections sit in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    let listener = socket.listen(BACKLOG)?;
+    let local_addr = listener.local_addr()?;
+    Ok((
+        local_addr,
+        tokio::spawn(accept_loop(listener, shared, stop)),
+    ))
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((client, _)) => {
+                tokio::spawn(serve(client, shared.clone(), stop.clone()));
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: pause instead of spinning; the
+                // listener itself stays usable.
+                tracing::warn!(%error, "proxy accept failed");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// One client connection from accept to close.
+async fn serve(mut client: TcpStream, shared: Arc<Shared>, stop: CancellationToken) {
+    let _ = client.set_nodelay(true);
+    let connected = tokio::select! {
+        _ = stop.cancelled() => None,
+        connected = connect(&shared) => connected,
+    };
+    let Some((id, mut upstream)) = connected else {
+        shared.dropped.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    shared.count_dispatch(id);
+    let _active = Gauge::enter(&shared.active);
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        // Errors are resets by either peer; closing both sides is all there is to do.
+        _ = copy_bidirectional(&mut client, &mut upstream) => {}
+    }
+}
+
+/// Dials the next ready replica, falling through to the others on failure; while none
+/// is ready (or all refuse) it waits for the next backend change, within the hold
+/// limits. `None` when the hold limit or timeout is hit.
+async fn connect(shared: &Shared) -> Option<(usize, TcpStream)> {
+    let options = shared.options;
+    let mut backends = shared.backends.subscribe();
+    // Taken on the first wait only: the gauge counts held clients, the deadline bounds
+    // the whole wait however many backend changes come and go.
+    let mut hold: Option<(Gauge<'_>, Instant)> = None;
+    loop {
+        let snapshot = backends.borrow_and_update().clone();
+        for backend in shared.dial_order(&snapshot) {
+            match timeout(options.dial_timeout, TcpStream::connect(backend.addr)).await {
+                Ok(Ok(upstream)) => {
+                    let _ = upstream.set_nodelay(true);
+                    return Some((backend.id, upstream));
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, addr = %backend.addr, "proxy dial failed");
+                }
+                Err(_) => tracing::debug!(addr = %backend.addr, "proxy dial timed out"),
+            }
+        }
+        let deadline = match &hold {
+            Some((_, deadline)) => *deadline,
+            None => {
+                let gauge = Gauge::try_enter(&shared.held, options.hold_limit)?;
+                let deadline = Instant::now() + options.hold_timeout;
+                hold = Some((gauge, deadline));
+                deadline
+            }
+        };
+        match timeout_at(deadline, backends.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return None,
+        }
+    }
+}
