@@ -580,7 +580,8 @@ fn start(
             format!("spec.shutdown.signal: {unknown}"),
         ));
     }
-    let ports = match ports::plan(exe) {
+    let previous = status.endpoints.clone();
+    let ports = match ports::plan(exe, &previous) {
         Ok(ports) => ports,
         Err(message) => return Ok(failed_to_start(exe, ctx, message)),
     };
@@ -734,7 +735,7 @@ fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
         return None;
     }
     let mut run = Run::new(key.to_owned());
-    run.ports = ports::plan(exe).ok()?;
+    run.ports = ports::plan(exe, exe.status.as_ref().map_or(&[][..], |s| &s.endpoints)).ok()?;
     let run = ctx.runs.insert(&uid, run);
     let object = ObjectRef::from_obj(exe);
     let replica_ports = exe

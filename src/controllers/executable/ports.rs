@@ -1,30 +1,39 @@
-//! Ports of an Executable's endpoints: the stable `port` clients use and each
-//! replica's `targetPort`, checked against the spec and allocated when absent.
+//! Ports of an Executable's endpoints: the stable `port` clients use — with the L4
+//! proxy that spreads connections over ready replicas — and each replica's
+//! `targetPort`. Every port is a machine-wide lease ([`crate::runtime::ports`]) held
+//! as long as the run, so no other resource or kaspire instance gets it.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::api::Executable;
+use crate::api::{EndpointScheme, EndpointStatus, Executable};
+use crate::runtime::ports::{self, PortLease, Protocol};
+use crate::runtime::proxy::{Backend, Proxy};
 
 /// The ports of one endpoint.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct EndpointPorts {
     pub name: String,
-    /// The port clients use (`spec.port`, or allocated).
+    /// The port clients use (`spec.port`, the port it had before, or allocated).
     pub port: u16,
-    /// A fixed `targetPort`, shared by the only replica.
+    /// A fixed `targetPort`, shared by the only replica (unproxied: the port itself).
     pub fixed_target: Option<u16>,
     /// Allocated target ports by replica index.
     pub targets: BTreeMap<u32, u16>,
+    leases: Vec<PortLease>,
+    proxy: Option<Proxy>,
 }
 
 /// Ports of every endpoint of one run.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct PortPlan {
     pub endpoints: Vec<EndpointPorts>,
 }
 
-/// Checks the endpoints of `exe` and allocates the ports clients use.
-pub fn plan(exe: &Executable) -> Result<PortPlan, String> {
+/// Checks the endpoints of `exe`, leases the ports clients use and starts their
+/// proxies. Ports from `previous` (the last status) are kept when still free, so
+/// URLs survive restarts and Persistent resources keep their ports across sessions.
+pub fn plan(exe: &Executable, previous: &[EndpointStatus]) -> Result<PortPlan, String> {
     let spec = &exe.spec.run;
     let mut endpoints = Vec::new();
     for (i, endpoint) in spec.endpoints.iter().enumerate() {
@@ -42,13 +51,50 @@ pub fn plan(exe: &Executable) -> Result<PortPlan, String> {
                 spec.replicas
             ));
         }
-        let mut fixed_target = endpoint.target_port.map(|p| p as u16);
-        let port = match (endpoint.port, endpoint.proxied, fixed_target) {
-            (Some(port), _, _) => port as u16,
-            (None, false, Some(target)) => target,
-            _ => allocate().map_err(|e| format!("{field}: cannot allocate a port: {e}"))?,
+        let protocol = if endpoint.scheme == EndpointScheme::Udp {
+            Protocol::Udp
+        } else {
+            Protocol::Tcp
         };
-        if !endpoint.proxied {
+        let mut leases = Vec::new();
+        let wanted = endpoint.port.or(if endpoint.proxied {
+            None
+        } else {
+            endpoint.target_port
+        });
+        let lease = match wanted {
+            Some(port) => ports::reserve_for(port as u16, protocol)
+                .map_err(|e| format!("{field}.port: {e}"))?,
+            None => previous
+                .iter()
+                .find(|p| p.name == endpoint.name)
+                .and_then(|p| p.port)
+                .and_then(|port| ports::reserve_for(port as u16, protocol).ok())
+                .map_or_else(ports::allocate, Ok)
+                .map_err(|e| format!("{field}: cannot allocate a port: {e}"))?,
+        };
+        let port = lease.port();
+        leases.push(lease);
+        let mut fixed_target = endpoint.target_port.map(|p| p as u16);
+        let mut proxy = None;
+        if endpoint.proxied {
+            let host = if endpoint.external {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                Ipv4Addr::LOCALHOST
+            };
+            let listen = SocketAddr::from((host, port));
+            proxy = Some(
+                Proxy::start(listen, protocol)
+                    .map_err(|e| format!("{field}: cannot listen on {listen}: {e}"))?,
+            );
+            if let Some(target) = fixed_target {
+                leases.push(
+                    ports::reserve_for(target, protocol)
+                        .map_err(|e| format!("{field}.targetPort: {e}"))?,
+                );
+            }
+        } else {
             // Unproxied: the process listens on the port clients use.
             fixed_target = Some(port);
         }
@@ -57,47 +103,76 @@ pub fn plan(exe: &Executable) -> Result<PortPlan, String> {
             port,
             fixed_target,
             targets: BTreeMap::new(),
+            leases,
+            proxy,
         });
     }
     Ok(PortPlan { endpoints })
 }
 
 impl PortPlan {
-    /// The target port of every endpoint for replica `index`, allocating new ones.
+    /// The target port of every endpoint for replica `index`, leasing new ones.
     pub fn target_ports(&mut self, index: u32) -> Result<BTreeMap<String, u16>, String> {
-        let mut ports = BTreeMap::new();
+        let mut result = BTreeMap::new();
         for endpoint in &mut self.endpoints {
-            let port = match endpoint.fixed_target {
+            let port = match endpoint
+                .fixed_target
+                .or_else(|| endpoint.targets.get(&index).copied())
+            {
                 Some(port) => port,
-                None => match endpoint.targets.get(&index) {
-                    Some(port) => *port,
-                    None => {
-                        let port = allocate().map_err(|e| {
-                            format!("endpoint {}: cannot allocate a port: {e}", endpoint.name)
-                        })?;
-                        endpoint.targets.insert(index, port);
-                        port
-                    }
-                },
+                None => {
+                    let lease = ports::allocate().map_err(|e| {
+                        format!(
+                            "endpoint {}: cannot allocate a port for replica {index}: {e}",
+                            endpoint.name
+                        )
+                    })?;
+                    let port = lease.port();
+                    endpoint.leases.push(lease);
+                    endpoint.targets.insert(index, port);
+                    port
+                }
             };
-            ports.insert(endpoint.name.clone(), port);
+            result.insert(endpoint.name.clone(), port);
         }
-        Ok(ports)
+        Ok(result)
     }
 
-    /// Records the target ports an adopted replica already uses.
-    pub fn adopt(&mut self, index: u32, ports: &BTreeMap<String, u16>) {
+    /// Records (and leases again) the target ports an adopted replica listens on.
+    pub fn adopt(&mut self, index: u32, target_ports: &BTreeMap<String, u16>) {
         for endpoint in &mut self.endpoints {
-            if let Some(port) = ports.get(&endpoint.name) {
-                endpoint.targets.insert(index, *port);
+            if let Some(&port) = target_ports.get(&endpoint.name) {
+                if endpoint.fixed_target.is_none() {
+                    endpoint.targets.insert(index, port);
+                }
+                if let Ok(lease) = ports::reclaim(port) {
+                    endpoint.leases.push(lease);
+                }
             }
         }
     }
-}
 
-/// A free port on loopback.
-fn allocate() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port())
+    /// Tells every proxy which replicas may get new connections: `ready` lists
+    /// `(replica index, ready)` for the replicas that run.
+    pub fn route(&self, ready: &[(u32, bool)]) {
+        for endpoint in &self.endpoints {
+            let Some(proxy) = &endpoint.proxy else {
+                continue;
+            };
+            let backends = ready
+                .iter()
+                .filter_map(|&(index, ready)| {
+                    let port = endpoint
+                        .fixed_target
+                        .or_else(|| endpoint.targets.get(&index).copied())?;
+                    Some(Backend {
+                        id: index as usize,
+                        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                        ready,
+                    })
+                })
+                .collect();
+            proxy.set_backends(backends);
+        }
+    }
 }

@@ -63,6 +63,13 @@ pub fn fill(
                 }
             })
             .collect();
+        let routes: Vec<(u32, bool)> = run
+            .replicas
+            .iter()
+            .filter(|(_, r)| r.ended.is_none())
+            .map(|(&i, r)| (i, r.stopping.is_none() && r.checks.readiness().is_ok()))
+            .collect();
+        run.ports.route(&routes);
         let alive: Vec<_> = run
             .replicas
             .iter()
