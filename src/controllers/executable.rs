@@ -109,6 +109,7 @@ async fn cleanup(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error> {
         }
         ctx.runs.remove(&uid);
     }
+    ctx.runs.forget(&uid);
     let resource = ResourceRef::new(
         &exe.namespace().unwrap_or_default(),
         "Executable",

@@ -29,18 +29,25 @@ pub fn diff<S: Serialize>(old: Option<&S>, new: &S) -> Option<Value> {
     Some(serde_json::json!({ "status": patch }))
 }
 
-/// Patches the status of `name` from `old` to `new` when they differ; returns whether it wrote.
-pub async fn write<K, S>(api: &Api<K>, name: &str, old: Option<&S>, new: &S) -> kube::Result<bool>
+/// Patches the status of `name` from `old` to `new` when they differ; returns the
+/// updated object when it wrote.
+pub async fn write<K, S>(
+    api: &Api<K>,
+    name: &str,
+    old: Option<&S>,
+    new: &S,
+) -> kube::Result<Option<K>>
 where
     K: Clone + DeserializeOwned + std::fmt::Debug,
     S: Serialize,
 {
     let Some(patch) = diff(old, new) else {
-        return Ok(false);
+        return Ok(None);
     };
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+    let updated = api
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
-    Ok(true)
+    Ok(Some(updated))
 }
 
 #[cfg(test)]

@@ -69,7 +69,12 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
     let name = exe.name_any();
     let uid = exe.uid().unwrap_or_default();
     let api: Api<Executable> = Api::namespaced(ctx.client.clone(), &namespace);
-    let old = exe.status.clone();
+    // The cache may not have caught up with the status this controller wrote last;
+    // deciding from an older one would act on a request or a restart twice.
+    let old = ctx
+        .runs
+        .fresher_status(&uid, &exe)
+        .or_else(|| exe.status.clone());
     let mut status = old.clone().unwrap_or_default();
     let spec = &exe.spec.run;
     let start_request = pending_request(
@@ -297,7 +302,9 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         outcome.message.clone(),
     );
     announce(&exe, ctx, old.as_ref(), &status);
-    status_patch::write(&api, &name, old.as_ref(), &status).await?;
+    if let Some(updated) = status_patch::write(&api, &name, old.as_ref(), &status).await? {
+        ctx.runs.remember_status(&uid, &updated, status.clone());
+    }
     Ok(match outcome.requeue {
         Some(after) => Action::requeue(after.max(Duration::from_millis(10))),
         None if run.is_some() => Action::requeue(Duration::from_secs(60)),
@@ -377,55 +384,38 @@ fn supervise(
 ) -> Result<Option<Outcome>, Error> {
     let spec = &exe.spec.run;
     let key = ObjectRef::from_obj(exe);
+    let uid = exe.uid().unwrap_or_default();
     let desired = spec.replicas.max(0) as u32;
     let (signal, timeout) = shutdown_of(exe);
     let now = Instant::now();
+
+    // Liveness failures and scale-down first, outside the lock (stopping takes it).
+    let mut stops = Vec::new();
+    for (&index, replica) in lock(run).replicas.iter() {
+        if replica.ended.is_some() || replica.stopping.is_some() {
+            continue;
+        }
+        if index >= desired {
+            stops.push((index, StopCause::ScaledDown, None));
+        } else if let Some(failure) = replica.checks.liveness_failure() {
+            stops.push((index, StopCause::Liveness, Some(failure)));
+        }
+    }
+    for (index, cause, failure) in stops {
+        if let Some(failure) = failure {
+            let line = format!("replica {index}: liveness check failed: {failure}; stopping it");
+            ctx.system_log(exe, index, &line);
+            ctx.event(exe, true, "Unhealthy", line);
+        }
+        let wake = ctx.wake_executable.clone();
+        stop_replica(run, index, cause, signal, timeout, wake, key.clone());
+    }
+
     let mut respawn = Vec::new();
     let mut soonest: Option<Instant> = None;
     {
         let mut guard = lock(run);
         let r = &mut *guard;
-        for (&index, replica) in r.replicas.iter_mut() {
-            if let Some(failure) = replica.checks.liveness_failure()
-                && replica.ended.is_none()
-                && replica.stopping.is_none()
-            {
-                ctx.system_log(
-                    exe,
-                    index,
-                    &format!("liveness check failed: {failure}; stopping the replica"),
-                );
-                ctx.event(
-                    exe,
-                    true,
-                    "Unhealthy",
-                    format!("replica {index}: liveness check failed: {failure}"),
-                );
-                stop_replica(
-                    run,
-                    index,
-                    StopCause::Liveness,
-                    signal,
-                    timeout,
-                    ctx.wake_executable.clone(),
-                    key.clone(),
-                );
-            }
-        }
-        // Scale down: the highest indexes go first.
-        for (&index, replica) in r.replicas.iter() {
-            if index >= desired && replica.ended.is_none() {
-                stop_replica(
-                    run,
-                    index,
-                    StopCause::ScaledDown,
-                    signal,
-                    timeout,
-                    ctx.wake_executable.clone(),
-                    key.clone(),
-                );
-            }
-        }
         r.replicas
             .retain(|&index, replica| index < desired || replica.ended.is_none());
         r.restart_due.retain(|&index, _| index < desired);
@@ -445,20 +435,14 @@ fn supervise(
             if !restart {
                 continue;
             }
-            if replica.started.elapsed() >= backoff::RESET_AFTER {
-                r.backoff_attempt = 0;
-            }
-            let delay = backoff::delay(&spec.restart_backoff, r.backoff_attempt);
-            r.backoff_attempt += 1;
-            ctx.system_log(
-                exe,
-                index,
-                &format!(
-                    "replica {index} {}; restarting in {:.1} s",
-                    ended.describe(),
-                    delay.as_secs_f64()
-                ),
+            let reset = replica.started.elapsed() >= backoff::RESET_AFTER;
+            let delay = backoff::delay(&spec.restart_backoff, ctx.runs.next_attempt(&uid, reset));
+            let line = format!(
+                "replica {index} {}; restarting in {:.1} s",
+                ended.describe(),
+                delay.as_secs_f64()
             );
+            ctx.system_log(exe, index, &line);
             r.restart_due.insert(index, now + delay);
         }
         let alive = r.alive();
@@ -485,22 +469,16 @@ fn supervise(
         let restarted = lock(run).restart_due.remove(&index).is_some();
         if restarted {
             status.restart_count += 1;
-            ctx.event(
-                exe,
-                false,
-                "Restarting",
-                format!(
-                    "restarting replica {index} (restart {})",
-                    status.restart_count
-                ),
+            let note = format!(
+                "restarting replica {index} (restart {})",
+                status.restart_count
             );
+            ctx.event(exe, false, "Restarting", note);
         }
         if let Err(message) = spawn_replica(run, exe, ctx, index) {
             ctx.system_log(exe, index, &message);
-            lock(run).restart_due.insert(
-                index,
-                Instant::now() + backoff::delay(&spec.restart_backoff, 3),
-            );
+            let retry = backoff::delay(&spec.restart_backoff, ctx.runs.next_attempt(&uid, false));
+            lock(run).restart_due.insert(index, Instant::now() + retry);
         }
     }
     let mut outcome = Outcome::new(ResourceState::Running, reason::RUNNING, None);
@@ -669,6 +647,15 @@ fn spawn_replica_with(
     );
     let sink = LogSink::open(&ctx.logs, &resource, index)
         .map_err(|e| format!("cannot open the log of {}: {e}", exe.name_any()))?;
+    // Checks are built before spawning, so a bad check leaves no process behind.
+    let object = ObjectRef::from_obj(exe);
+    let wake = ctx.wake_executable.clone();
+    let checks = Checks::start(exe, &target_ports, &process_spec, {
+        let (wake, object) = (wake.clone(), object.clone());
+        move || {
+            let _ = wake.send(object.clone());
+        }
+    })?;
     let child = spawn(&process_spec, sink).map_err(|e| e.to_string())?;
     let process = Process::Child(child);
     ctx.system_log(
@@ -681,14 +668,6 @@ fn spawn_replica_with(
             process.pid()
         ),
     );
-    let object = ObjectRef::from_obj(exe);
-    let wake = ctx.wake_executable.clone();
-    let checks = Checks::start(exe, &target_ports, &process_spec, {
-        let (wake, object) = (wake.clone(), object.clone());
-        move || {
-            let _ = wake.send(object.clone());
-        }
-    })?;
     lock(run).replicas.insert(
         index,
         Replica {

@@ -13,7 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::health::Checks;
 use super::ports::PortPlan;
-use crate::api::Executable;
+use crate::api::{Executable, ExecutableStatus};
 use crate::runtime::process::{Adopted, Running, Signal, TailHandle};
 
 /// A replica's process: our child, or one adopted after a control-plane restart.
@@ -114,8 +114,6 @@ pub struct Run {
     pub replicas: BTreeMap<u32, Replica>,
     /// Replicas that ended and will be started again at the given time.
     pub restart_due: BTreeMap<u32, Instant>,
-    /// Consecutive restarts since the last reset (for the backoff exponent).
-    pub backoff_attempt: u32,
     /// Set when every replica is being stopped on purpose.
     pub ending: bool,
     pub started_at: Timestamp,
@@ -129,7 +127,6 @@ impl Run {
             spec_hash,
             replicas: BTreeMap::new(),
             restart_due: BTreeMap::new(),
-            backoff_attempt: 0,
             ending: false,
             started_at: Timestamp::now(),
             ports: PortPlan::default(),
@@ -149,6 +146,11 @@ pub type RunHandle = Arc<Mutex<Run>>;
 #[derive(Default)]
 pub struct Runs {
     runs: Mutex<HashMap<String, RunHandle>>,
+    /// Consecutive restarts per uid since the last reset (the backoff exponent); kept
+    /// apart from the run, which ends while a restart of its only replica is pending.
+    attempts: Mutex<HashMap<String, u32>>,
+    /// The status last written per uid, with the resourceVersion it produced.
+    written: Mutex<HashMap<String, (u64, ExecutableStatus)>>,
 }
 
 impl Runs {
@@ -166,10 +168,48 @@ impl Runs {
         lock(&self.runs).remove(uid)
     }
 
+    /// The backoff step of the next restart of `uid`, counting it; `reset` (after a
+    /// long clean run) starts again at the first step.
+    pub fn next_attempt(&self, uid: &str, reset: bool) -> u32 {
+        let mut attempts = lock(&self.attempts);
+        let attempt = attempts.entry(uid.to_owned()).or_default();
+        if reset {
+            *attempt = 0;
+        }
+        *attempt += 1;
+        *attempt - 1
+    }
+
+    /// Forgets the backoff and written status of a deleted object.
+    pub fn forget(&self, uid: &str) {
+        lock(&self.attempts).remove(uid);
+        lock(&self.written).remove(uid);
+    }
+
+    /// Remembers the status written for `uid`, producing `updated`.
+    pub fn remember_status(&self, uid: &str, updated: &Executable, status: ExecutableStatus) {
+        if let Some(rv) = resource_version(updated) {
+            lock(&self.written).insert(uid.to_owned(), (rv, status));
+        }
+    }
+
+    /// The status this controller wrote for `uid`, when `seen` is older than that write.
+    /// (Resource versions of the embedded server are increasing integers.)
+    pub fn fresher_status(&self, uid: &str, seen: &Executable) -> Option<ExecutableStatus> {
+        let seen = resource_version(seen)?;
+        let written = lock(&self.written);
+        let (rv, status) = written.get(uid)?;
+        (*rv > seen).then(|| status.clone())
+    }
+
     /// Every run, for the end of the session.
     pub fn all(&self) -> Vec<RunHandle> {
         lock(&self.runs).values().cloned().collect()
     }
+}
+
+fn resource_version(object: &Executable) -> Option<u64> {
+    object.metadata.resource_version.as_deref()?.parse().ok()
 }
 
 /// Locks a mutex, recovering from a panic elsewhere (the data stays consistent: every
