@@ -9,6 +9,8 @@
 //! - [`apiserver`]: the embedded Kubernetes-compatible API server — durable store,
 //!   watch fan-out, discovery, OpenAPI, CRUD/patch/apply handlers, garbage collector,
 //!   TLS and bearer-token auth. The real `kubectl` and `kube` crate use it unchanged.
+//! - [`expr`]: expressions in args, env and connection strings (`{pg.connectionString}`):
+//!   parser, consumer-context resolution, Aspire `references` variables and placeholders.
 //! - [`runtime`]: side effects behind small interfaces — processes, logs.
 //! - [`cli`]: the `kaspire` command line (`serve`, `kubeconfig`, `crds`, …).
 //! - [`state_dir`]: where the store, TLS material, kubeconfig and logs live.
@@ -17,5 +19,6 @@ pub mod admission;
 pub mod api;
 pub mod apiserver;
 pub mod cli;
+pub mod expr;
 pub mod runtime;
 pub mod state_dir;
