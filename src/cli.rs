@@ -1,7 +1,9 @@
 //! The `kaspire` command line: one file per subcommand under `cli/`.
 
 mod crds;
+mod documents;
 mod kubeconfig;
+mod publish;
 mod serve;
 mod up;
 
@@ -38,6 +40,8 @@ pub enum Command {
     Kubeconfig(kubeconfig::KubeconfigArgs),
     /// Print the CustomResourceDefinitions of kaspire's kinds (or write them with --dir).
     Crds(crds::CrdsArgs),
+    /// Write the app as an Aspire manifest (expressions kept as placeholders; nothing runs).
+    Publish(publish::PublishArgs),
 }
 
 /// Entry point of the binary.
@@ -49,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => run_async(serve::run(cli.state_dir, args)),
         Command::Kubeconfig(args) => kubeconfig::run(&cli.state_dir, args),
         Command::Crds(args) => crds::run(args),
+        Command::Publish(args) => publish::run(args),
     };
     match result {
         Ok(code) => code,

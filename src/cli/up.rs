@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::runtime::watcher;
 use serde_json::Value;
 
+use super::documents::{Document, load};
 use crate::apiserver::embedded::Embedded;
 use crate::state_dir::StateDir;
 
@@ -28,12 +29,6 @@ pub struct UpArgs {
     /// API server port on 127.0.0.1 (0: the previous run's port if free, else any).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-}
-
-/// One document from an app file, with where it came from for error messages.
-struct Document {
-    origin: String,
-    object: Value,
 }
 
 pub async fn run(state_dir: PathBuf, args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -63,34 +58,6 @@ pub async fn run(state_dir: PathBuf, args: UpArgs) -> anyhow::Result<ExitCode> {
     embedded.shutdown();
     println!("kaspire: stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads every document of every file; a parse error names the file.
-fn load(files: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
-    let mut documents = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let values: Vec<Value> = serde_saphyr::from_multiple(&text)
-            .map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", file.display()))?;
-        for (index, object) in values.into_iter().enumerate().filter(|(_, v)| !v.is_null()) {
-            documents.push(Document {
-                origin: format!("{} (document {})", file.display(), index + 1),
-                object,
-            });
-        }
-    }
-    if documents.is_empty() {
-        bail!(
-            "no resources in {}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    Ok(documents)
 }
 
 async fn apply(embedded: &Embedded, document: &Document, dry_run: bool) -> anyhow::Result<String> {
