@@ -1,7 +1,9 @@
 //! The `kaspire` command line: one file per subcommand under `cli/`.
 
 mod crds;
+mod documents;
 mod kubeconfig;
+mod publish;
 mod serve;
 mod up;
 mod watchdog;
@@ -42,6 +44,8 @@ pub enum Command {
     /// Internal: started by the control plane to stop its Session processes if it dies.
     #[command(name = "__watchdog", hide = true)]
     Watchdog(watchdog::WatchdogArgs),
+    /// Write the app as an Aspire manifest (expressions kept as placeholders; nothing runs).
+    Publish(publish::PublishArgs),
 }
 
 /// Entry point of the binary.
@@ -54,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::Kubeconfig(args) => kubeconfig::run(&cli.state_dir, args),
         Command::Crds(args) => crds::run(args),
         Command::Watchdog(args) => watchdog::run(args),
+        Command::Publish(args) => publish::run(args),
     };
     match result {
         Ok(code) => code,

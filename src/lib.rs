@@ -9,6 +9,9 @@
 //! - [`apiserver`]: the embedded Kubernetes-compatible API server — durable store,
 //!   watch fan-out, discovery, OpenAPI, CRUD/patch/apply handlers, garbage collector,
 //!   TLS and bearer-token auth. The real `kubectl` and `kube` crate use it unchanged.
+//! - [`expr`]: expressions in args, env and connection strings (`{pg.connectionString}`):
+//!   parser, consumer-context resolution, Aspire `references` variables and placeholders.
+//! - [`publish`]: the app written as an Aspire manifest (`kaspire publish`).
 //! - [`runtime`]: side effects behind small interfaces — processes, logs.
 //! - [`cli`]: the `kaspire` command line (`serve`, `kubeconfig`, `crds`, …).
 //! - [`state_dir`]: where the store, TLS material, kubeconfig and logs live.
@@ -19,5 +22,7 @@ pub mod apiserver;
 pub mod cli;
 pub mod controllers;
 pub mod controlplane;
+pub mod expr;
+pub mod publish;
 pub mod runtime;
 pub mod state_dir;

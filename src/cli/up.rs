@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::runtime::watcher;
 use serde_json::Value;
 
+use super::documents::{Document, load};
 use crate::apiserver::embedded::Embedded;
 use crate::controlplane::ControlPlane;
 use crate::state_dir::StateDir;
@@ -31,14 +32,9 @@ pub struct UpArgs {
     pub port: u16,
 }
 
-/// One document from an app file, with where it came from for error messages.
-struct Document {
-    origin: String,
-    object: Value,
-}
-
 pub async fn run(state_dir: PathBuf, args: UpArgs) -> anyhow::Result<ExitCode> {
-    let documents = load(&args.files)?;
+    let mut documents = load(&args.files)?;
+    documents.iter_mut().for_each(annotate_source_dir);
     let started = Instant::now();
     let state = StateDir::create(state_dir)?;
     let plane = ControlPlane::start(&state, args.port).await?;
@@ -69,54 +65,33 @@ pub async fn run(state_dir: PathBuf, args: UpArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads every document of every file; a parse error names the file.
-fn load(files: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
-    let mut documents = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let values: Vec<Value> = serde_saphyr::from_multiple(&text)
-            .map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", file.display()))?;
-        // Relative paths in a spec (workingDir, envFile) mean "beside this file".
-        let source_dir = std::fs::canonicalize(file)
-            .ok()
-            .and_then(|f| f.parent().map(|d| d.display().to_string()));
-        for (index, mut object) in values.into_iter().enumerate().filter(|(_, v)| !v.is_null()) {
-            let kaspire = object
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .is_some_and(|v| v.starts_with("kaspire.dev/"));
-            if let (true, Some(dir), Some(metadata)) = (
-                kaspire,
-                &source_dir,
-                object.get_mut("metadata").and_then(Value::as_object_mut),
-            ) {
-                let annotations = metadata
-                    .entry("annotations")
-                    .or_insert_with(|| Value::Object(Default::default()));
-                if let Some(annotations) = annotations.as_object_mut() {
-                    annotations
-                        .entry(crate::controllers::executable::spawn::SOURCE_DIR_ANNOTATION)
-                        .or_insert_with(|| Value::String(dir.clone()));
-                }
-            }
-            documents.push(Document {
-                origin: format!("{} (document {})", file.display(), index + 1),
-                object,
-            });
-        }
+/// Records on every kaspire object the directory of its file (annotation
+/// `kaspire.dev/source-dir`), against which the controllers resolve relative paths.
+fn annotate_source_dir(document: &mut Document) {
+    let kaspire = document
+        .object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.starts_with("kaspire.dev/"));
+    let (true, Some(dir)) = (kaspire, &document.source_dir) else {
+        return;
+    };
+    let Some(metadata) = document
+        .object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    if let Some(annotations) = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()))
+        .as_object_mut()
+    {
+        annotations
+            .entry(crate::controllers::executable::spawn::SOURCE_DIR_ANNOTATION)
+            .or_insert_with(|| Value::String(dir.display().to_string()));
     }
-    if documents.is_empty() {
-        bail!(
-            "no resources in {}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    Ok(documents)
 }
 
 async fn apply(embedded: &Embedded, document: &Document, dry_run: bool) -> anyhow::Result<String> {
