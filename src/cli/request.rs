@@ -135,22 +135,14 @@ pub async fn run(
         ),
     )
     .await;
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = took(started.elapsed());
     match reached {
         Ok(Ok((summary, true))) => {
-            println!(
-                "{}: {} after {elapsed:.1} s",
-                args.name,
-                summary.state_text()
-            );
+            println!("{}: {} after {elapsed}", args.name, summary.state_text());
             Ok(ExitCode::SUCCESS)
         }
         Ok(Ok((summary, false))) => {
-            let mut line = format!(
-                "{}: {} after {elapsed:.1} s",
-                args.name,
-                summary.state_text()
-            );
+            let mut line = format!("{}: {} after {elapsed}", args.name, summary.state_text());
             if !summary.message.is_empty() {
                 line.push_str(&format!(" — {}", summary.message));
             }
@@ -189,6 +181,15 @@ pub async fn run(
             eprintln!("{line}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// `42 ms` under a second, `1.3 s` above.
+fn took(elapsed: Duration) -> String {
+    if elapsed < Duration::from_secs(1) {
+        format!("{} ms", elapsed.as_millis())
+    } else {
+        format!("{:.1} s", elapsed.as_secs_f64())
     }
 }
 
