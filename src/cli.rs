@@ -37,7 +37,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run an app: embedded control plane, apply the files, show live status until Ctrl-C.
+    /// Run an app: control plane, apply the files (pruning what they no longer hold), live
+    /// status until Ctrl-C ends the session; or --detach / --wait to return.
     Up(up::UpArgs),
     /// Run the API server and controllers until interrupted (Ctrl-C / SIGTERM).
     Serve(serve::ServeArgs),
