@@ -38,6 +38,15 @@ apiVersion: kaspire.dev/v1alpha1
 kind: Parameter
 metadata: {name: greeting}
 spec: {value: hi}
+---
+apiVersion: kaspire.dev/v1alpha1
+kind: Executable
+metadata: {name: unready}
+spec:
+  command: sleep
+  args: ['300']
+  endpoints: [{name: http, scheme: http}]
+  healthChecks: [{tcp: {endpoint: http}}]
 ";
 
 #[test]
@@ -134,11 +143,24 @@ fn start_stop_and_restart_report_the_state_reached() {
     assert!(out.starts_with("sleeper: Running (Ready) after "), "{out}");
     assert_eq!(app.state_of("sleeper").as_deref(), Some("Running (Ready)"));
 
+    // Starting what already runs asks for nothing and reports where it is.
+    let out = ok(&app.state, &["start", "sleeper"]);
+    assert!(out.starts_with("sleeper: Running (Ready) after "), "{out}");
+
     // A start that ends badly is a failure naming the state and the message.
     let out = run(&app.state, &["start", "crasher"]);
     assert!(!out.status.success(), "{}", stdout(&out));
     assert!(
         stderr(&out).starts_with("crasher: Exited after "),
+        "{}",
+        stderr(&out)
+    );
+
+    // A timeout is a failure that says where the resource is and why.
+    let out = run(&app.state, &["restart", "unready", "--timeout", "1"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("unready: did not restart within 1 s; it is Running (not ready) — "),
         "{}",
         stderr(&out)
     );

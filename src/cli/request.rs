@@ -95,7 +95,7 @@ pub async fn run(
         .namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_owned());
-    let (kind, _) = find(&client, &namespace, &args.name).await?;
+    let (kind, object) = find(&client, &namespace, &args.name).await?;
     if !kind.runs {
         bail!(
             "{} {} has no process to {}; only Executables and Containers can be started, stopped and restarted",
@@ -106,22 +106,28 @@ pub async fn run(
     }
     let started = Instant::now();
     let now = jiff::Timestamp::now().to_string();
-    let (patch, handled) = request.patch(&now);
-    let api = kind.api(&client, Some(&namespace));
-    let params = PatchParams {
-        field_manager: Some(MANAGER.into()),
-        ..Default::default()
-    };
-    api.patch(&args.name, &params, &Patch::Merge(&patch))
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot {} {} {}: {e}",
-                request.verb(),
-                kind.singular,
-                args.name
-            )
-        })?;
+    let (patch, mut handled) = request.patch(&now);
+    if request == Request::Start && already_started(&object) {
+        // Nothing to request: report the state it settles in. (A start request left
+        // pending on a running resource would restart it the next time it ends.)
+        handled = None;
+    } else {
+        let params = PatchParams {
+            field_manager: Some(MANAGER.into()),
+            ..Default::default()
+        };
+        kind.api(&client, Some(&namespace))
+            .patch(&args.name, &params, &Patch::Merge(&patch))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot {} {} {}: {e}",
+                    request.verb(),
+                    kind.singular,
+                    args.name
+                )
+            })?;
+    }
     let timeout = Duration::from_secs_f64(args.timeout.max(0.0));
     let reached = tokio::time::timeout(
         timeout,
@@ -191,6 +197,16 @@ fn took(elapsed: Duration) -> String {
     } else {
         format!("{:.1} s", elapsed.as_secs_f64())
     }
+}
+
+/// Running or on its way there, and not asked to stop.
+fn already_started(object: &DynamicObject) -> bool {
+    let stopped = object.data.pointer("/spec/stopped") == Some(&json!(true));
+    let state = object
+        .data
+        .pointer("/status/state")
+        .and_then(serde_json::Value::as_str);
+    !stopped && matches!(state, Some("Running" | "Starting"))
 }
 
 fn handled_matches(object: &DynamicObject, handled: Option<&(&str, String)>) -> bool {
