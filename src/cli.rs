@@ -1,9 +1,15 @@
 //! The `kaspire` command line: one file per subcommand under `cli/`.
 
+mod connect;
 mod crds;
 mod documents;
+mod down;
+mod get;
 mod kubeconfig;
+mod logs;
 mod publish;
+mod request;
+mod resources;
 mod serve;
 mod up;
 mod watchdog;
@@ -33,10 +39,23 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run an app: embedded control plane, apply the files, show live status until Ctrl-C.
+    /// Run an app: control plane, apply the files (pruning what they no longer hold), live
+    /// status until Ctrl-C ends the session; or --detach / --wait to return.
     Up(up::UpArgs),
     /// Run the API server and controllers until interrupted (Ctrl-C / SIGTERM).
     Serve(serve::ServeArgs),
+    /// List every kaspire resource: state, health, URL, restarts, age, what it waits on.
+    Get(get::GetArgs),
+    /// Print (or follow with -f) the output of a resource.
+    Logs(logs::LogsArgs),
+    /// Start a resource (explicit start, stopped or waiting) and report the state it reaches.
+    Start(request::RequestArgs),
+    /// Stop a resource and report the state it reaches.
+    Stop(request::RequestArgs),
+    /// Restart a resource and report the state it reaches.
+    Restart(request::RequestArgs),
+    /// End the session of the control plane running for this state dir.
+    Down(down::DownArgs),
     /// Print the kubeconfig of the running control plane (or its path with --path).
     Kubeconfig(kubeconfig::KubeconfigArgs),
     /// Print the CustomResourceDefinitions of kaspire's kinds (or write them with --dir).
@@ -55,6 +74,16 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => run_async(up::run(cli.state_dir, args)),
         Command::Serve(args) => run_async(serve::run(cli.state_dir, args)),
+        Command::Get(args) => run_async(get::run(cli.state_dir, args)),
+        Command::Logs(args) => run_async(logs::run(cli.state_dir, args)),
+        Command::Start(args) => {
+            run_async(request::run(cli.state_dir, request::Request::Start, args))
+        }
+        Command::Stop(args) => run_async(request::run(cli.state_dir, request::Request::Stop, args)),
+        Command::Restart(args) => {
+            run_async(request::run(cli.state_dir, request::Request::Restart, args))
+        }
+        Command::Down(args) => run_async(down::run(cli.state_dir, args)),
         Command::Kubeconfig(args) => kubeconfig::run(&cli.state_dir, args),
         Command::Crds(args) => crds::run(args),
         Command::Watchdog(args) => watchdog::run(args),

@@ -1,11 +1,13 @@
-//! `kaspire serve`: the API server (and the controllers that exist) in the foreground.
+//! `kaspire serve`: the control plane (API server, log store, controllers) in the
+//! foreground; Ctrl-C or SIGTERM (what `kaspire down` sends) ends the session, then
+//! shuts down.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::controlplane::ControlPlane;
 use crate::state_dir::StateDir;
@@ -18,34 +20,47 @@ pub struct ServeArgs {
 }
 
 pub async fn run(state_dir: PathBuf, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut signals = Signals::new()?;
     let started = Instant::now();
     let state = StateDir::create(state_dir)?;
-    let plane = ControlPlane::start(&state, args.port).await?;
-    let embedded = &plane.embedded;
+    let control_plane = ControlPlane::start(&state, args.port).await?;
+    let kubeconfig = state.kubeconfig();
     println!(
         "kaspire API server listening on https://127.0.0.1:{} (ready in {} ms)\nkubeconfig: {}\n  export KUBECONFIG={}",
-        embedded.port,
+        control_plane.embedded.port,
         started.elapsed().as_millis(),
-        embedded.kubeconfig.display(),
-        std::fs::canonicalize(&embedded.kubeconfig)
-            .unwrap_or(embedded.kubeconfig.clone())
+        kubeconfig.display(),
+        std::fs::canonicalize(&kubeconfig)
+            .unwrap_or(kubeconfig.clone())
             .display(),
     );
-    wait_for_signal().await?;
+    signals.recv().await;
     eprintln!("kaspire: ending the session");
-    plane.end_session().await?;
-    plane.shutdown().await;
+    super::up::end(control_plane, &mut signals).await;
     eprintln!("kaspire: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits for SIGINT (Ctrl-C) or SIGTERM.
-pub async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+/// SIGINT (Ctrl-C) and SIGTERM, installed once so a signal arriving at any point after
+/// is seen (not the default action, which would kill the process mid-session).
+pub struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    pub fn new() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
     }
-    Ok(())
+
+    /// Waits for the next SIGINT or SIGTERM.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }

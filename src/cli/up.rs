@@ -1,26 +1,28 @@
-//! `kaspire up -f FILE…`: an embedded control plane, the files server-side applied to it
-//! (field manager `kaspire-up`), then a live view of every kaspire resource until
-//! Ctrl-C.
+//! `kaspire up -f FILE… [--detach] [--wait [--timeout S]]`: a control plane (API server,
+//! log store, controllers), the files server-side applied to it (field manager
+//! `kaspire-up`, pruning what the files no longer hold), then a live status view until
+//! Ctrl-C or SIGTERM ends the session. `--detach` runs the control plane in the
+//! background instead and returns; `--wait` returns once the app is up.
 
-use std::path::PathBuf;
+mod apply;
+mod detach;
+mod view;
+mod wait;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
-use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::runtime::watcher;
-use serde_json::Value;
 
-use super::documents::{Document, load};
-use crate::apiserver::embedded::Embedded;
+use super::connect::{connect, running_pid};
+use super::serve::Signals;
 use crate::controlplane::ControlPlane;
 use crate::state_dir::StateDir;
 
 /// The field manager `kaspire up` applies with.
 pub const MANAGER: &str = "kaspire-up";
-const KASPIRE_KINDS: &[&str] = &["Executable", "Container", "Parameter", "Value"];
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -30,179 +32,119 @@ pub struct UpArgs {
     /// API server port on 127.0.0.1 (0: the previous run's port if free, else any).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Run the control plane in the background, apply the files and return; a control
+    /// plane already running for the state dir gets the files applied instead.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Return once every resource is Ready (or Finished); fail as soon as one ends
+    /// FailedToStart or Exited. Implies --detach.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, default_value_t = 300.0, requires = "wait")]
+    pub timeout: f64,
 }
 
 pub async fn run(state_dir: PathBuf, args: UpArgs) -> anyhow::Result<ExitCode> {
-    let mut documents = load(&args.files)?;
-    documents.iter_mut().for_each(annotate_source_dir);
+    let documents = apply::load(&args.files)?;
+    if args.detach || args.wait {
+        detached(state_dir, args, documents).await
+    } else {
+        foreground(state_dir, args, documents).await
+    }
+}
+
+async fn foreground(
+    state_dir: PathBuf,
+    args: UpArgs,
+    documents: Vec<apply::Document>,
+) -> anyhow::Result<ExitCode> {
+    // Installed first, so a Ctrl-C while starting still ends the session cleanly.
+    let mut signals = Signals::new()?;
     let started = Instant::now();
-    let state = StateDir::create(state_dir)?;
-    let plane = ControlPlane::start(&state, args.port).await?;
-    let embedded = &plane.embedded;
+    let state = StateDir::create(&state_dir)?;
+    if let Some(pid) = running_pid(&state) {
+        bail!(
+            "a control plane is already running for state dir {} (pid {pid}); apply the files to it with \
+             `kaspire up --detach -f …`, or end it first with `kaspire down`",
+            state_dir.display()
+        );
+    }
+    let control_plane = ControlPlane::start(&state, args.port).await?;
+    let kubeconfig = state.kubeconfig();
     println!(
         "control plane ready in {} ms — KUBECONFIG={}",
         started.elapsed().as_millis(),
-        std::fs::canonicalize(&embedded.kubeconfig)
-            .unwrap_or(embedded.kubeconfig.clone())
+        std::fs::canonicalize(&kubeconfig)
+            .unwrap_or(kubeconfig)
             .display()
     );
-    // Every document is checked (dry run) before any is applied, so one bad resource
-    // leaves the app as it was.
-    for document in &documents {
-        apply(embedded, document, true).await?;
+    let client = control_plane.client();
+    if let Err(error) = apply::apply_all(&client, &documents).await {
+        end(control_plane, &mut signals).await;
+        return Err(error);
     }
-    for document in &documents {
-        let applied = apply(embedded, document, false).await?;
-        println!("applied {applied}");
-    }
-    let view = tokio::spawn(follow(embedded.client.clone()));
-    super::serve::wait_for_signal().await?;
-    println!("kaspire: ending the session (stopping Session resources)");
-    plane.end_session().await?;
+    let view = tokio::spawn(view::follow(client));
+    signals.recv().await;
+    println!("kaspire: ending the session — stopping its resources (Ctrl-C again to skip)");
+    end(control_plane, &mut signals).await;
     view.abort();
-    plane.shutdown().await;
     println!("kaspire: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Records on every kaspire object the directory of its file (annotation
-/// `kaspire.dev/source-dir`), against which the controllers resolve relative paths.
-fn annotate_source_dir(document: &mut Document) {
-    let kaspire = document
-        .object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .is_some_and(|v| v.starts_with("kaspire.dev/"));
-    let (true, Some(dir)) = (kaspire, &document.source_dir) else {
-        return;
-    };
-    let Some(metadata) = document
-        .object
-        .get_mut("metadata")
-        .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
-    if let Some(annotations) = metadata
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Default::default()))
-        .as_object_mut()
-    {
-        annotations
-            .entry(crate::controllers::executable::spawn::SOURCE_DIR_ANNOTATION)
-            .or_insert_with(|| Value::String(dir.display().to_string()));
-    }
-}
-
-async fn apply(embedded: &Embedded, document: &Document, dry_run: bool) -> anyhow::Result<String> {
-    let object = &document.object;
-    let text = |field: &str| {
-        object
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let (api_version, kind) = (text("apiVersion"), text("kind"));
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if api_version.is_empty() || kind.is_empty() || name.is_empty() {
-        bail!(
-            "{}: every resource needs apiVersion, kind and metadata.name",
-            document.origin
-        );
-    }
-    let Some(rt) = embedded.server.registry.lookup_kind(&api_version, &kind) else {
-        bail!(
-            "{}: kind {kind} in {api_version} is not served; kaspire serves {} in kaspire.dev/v1alpha1 (and core kinds such as Secret)",
-            document.origin,
-            KASPIRE_KINDS.join(", ")
-        );
-    };
-    let gvk = GroupVersionKind::gvk(&rt.group, &rt.version, &rt.kind);
-    let resource = ApiResource::from_gvk_with_plural(&gvk, &rt.plural);
-    let namespace = object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
-    let api: Api<DynamicObject> = if rt.namespaced {
-        Api::namespaced_with(embedded.client.clone(), namespace, &resource)
-    } else {
-        Api::all_with(embedded.client.clone(), &resource)
-    };
-    let mut params = PatchParams::apply(MANAGER).force();
-    params.dry_run = dry_run;
-    api.patch(&name, &params, &Patch::Apply(object))
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {kind} {name:?} was rejected: {}",
-                document.origin,
-                describe_error(e)
-            )
-        })?;
-    Ok(format!("{}/{name}", rt.singular))
-}
-
-fn describe_error(error: kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message,
-        other => other.to_string(),
-    }
-}
-
-/// Prints a line whenever a kaspire resource's state changes.
-async fn follow(client: kube::Client) {
-    let mut streams = Vec::new();
-    for kind in KASPIRE_KINDS {
-        let gvk = GroupVersionKind::gvk(crate::api::GROUP, crate::api::VERSION, kind);
-        let plural = format!("{}s", kind.to_lowercase());
-        let api: Api<DynamicObject> = Api::all_with(
-            client.clone(),
-            &ApiResource::from_gvk_with_plural(&gvk, &plural),
-        );
-        streams.push(watcher(api, watcher::Config::default()).boxed());
-    }
-    let mut events = futures::stream::select_all(streams);
-    let mut last = std::collections::HashMap::new();
-    while let Some(event) = events.next().await {
-        let (watcher::Event::Apply(object) | watcher::Event::InitApply(object)) = (match event {
-            Ok(event) => event,
-            Err(_) => continue,
-        }) else {
-            continue;
-        };
-        let kind = object
-            .types
-            .as_ref()
-            .map(|t| t.kind.clone())
-            .unwrap_or_default();
-        let name = object.metadata.name.clone().unwrap_or_default();
-        let status = object.data.get("status");
-        let field = |f: &str| {
-            status
-                .and_then(|s| s.get(f))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let line = format!(
-            "{:<12} {:<24} {:<14} {}",
-            kind,
-            name,
-            or_dash(field("state")),
-            field("message")
-        );
-        if last.get(&(kind.clone(), name.clone())) != Some(&line) {
-            println!("{line}");
-            last.insert((kind, name), line);
+/// Ends the session (a second signal skips the wait) and shuts the control plane down.
+pub async fn end(control_plane: ControlPlane, signals: &mut Signals) {
+    tokio::select! {
+        ended = control_plane.end_session() => {
+            if let Err(error) = ended {
+                eprintln!("kaspire: the session did not end cleanly: {error:#}");
+            }
+        }
+        () = signals.recv() => {
+            eprintln!("kaspire: not waiting for the session's resources to stop; the next start cleans up");
         }
     }
+    control_plane.shutdown().await;
 }
 
-fn or_dash(text: String) -> String {
-    if text.is_empty() { "-".into() } else { text }
+async fn detached(
+    state_dir: PathBuf,
+    args: UpArgs,
+    documents: Vec<apply::Document>,
+) -> anyhow::Result<ExitCode> {
+    let state = StateDir::create(&state_dir)?;
+    let client = match running_pid(&state) {
+        Some(pid) => {
+            println!(
+                "applying to the control plane already running for this state dir (pid {pid})"
+            );
+            connect(&state).await?
+        }
+        None => detach::spawn_control_plane(&state, args.port).await?,
+    };
+    let applied = apply::apply_all(&client, &documents).await?;
+    let code = if args.wait {
+        let timeout = Duration::from_secs_f64(args.timeout.max(0.0));
+        wait::until_ready(&client, &applied, timeout).await?
+    } else {
+        ExitCode::SUCCESS
+    };
+    print_hints(&state_dir);
+    Ok(code)
+}
+
+/// How to follow and end a detached app, with `--state-dir` when it is not the default.
+fn print_hints(state_dir: &Path) {
+    let flag =
+        if state_dir == Path::new(".kaspire") || std::env::var_os("KASPIRE_STATE_DIR").is_some() {
+            String::new()
+        } else {
+            format!(" --state-dir {}", state_dir.display())
+        };
+    println!(
+        "follow it with:\n  kaspire{flag} get            # state, health and URLs\n  \
+         kaspire{flag} logs NAME -f   # output of one resource\n  \
+         kaspire{flag} down           # end the session"
+    );
 }
