@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use super::waits::Dependency;
 use crate::api::conditions::{self, READY};
 use crate::api::{Container, Executable, Parameter, RunStatus, Value};
+use k8s_openapi::api::core::v1::Secret;
 
 /// Called with (namespace, name) whenever any kaspire object changed.
 pub type OnChange = Arc<dyn Fn(&str, &str) + Send + Sync>;
@@ -25,6 +26,8 @@ pub struct Directory {
     pub containers: Store<Container>,
     pub values: Store<Value>,
     pub parameters: Store<Parameter>,
+    /// The Secrets holding Parameter values (labelled `kaspire.dev/parameter`).
+    pub secrets: Store<Secret>,
 }
 
 impl Directory {
@@ -36,14 +39,28 @@ impl Directory {
         let (executables, a) = reflect::<Executable>(client, on_change.clone());
         let (containers, b) = reflect::<Container>(client, on_change.clone());
         let (values, c) = reflect::<Value>(client, on_change.clone());
-        let (parameters, d) = reflect::<Parameter>(client, on_change);
+        let (parameters, d) = reflect::<Parameter>(client, on_change.clone());
+        // A Parameter's Secret may arrive after the Parameter's status names it: report
+        // it as a change of the Parameter, so its consumers look again.
+        let (secrets, e) = reflect_with::<Secret>(
+            client,
+            watcher::Config::default().labels(super::parameter::PARAMETER_LABEL),
+            on_change,
+            |secret| {
+                secret
+                    .labels()
+                    .get(super::parameter::PARAMETER_LABEL)
+                    .cloned()
+            },
+        );
         let directory = Directory {
             executables,
             containers,
             values,
             parameters,
+            secrets,
         };
-        (directory, vec![a, b, c, d])
+        (directory, vec![a, b, c, d, e])
     }
 
     /// Waits until every cache holds its initial list.
@@ -52,6 +69,7 @@ impl Directory {
         let _ = self.containers.wait_until_ready().await;
         let _ = self.values.wait_until_ready().await;
         let _ = self.parameters.wait_until_ready().await;
+        let _ = self.secrets.wait_until_ready().await;
     }
 
     /// What a waiter needs to know about `name` in `namespace`, whatever its kind.
@@ -122,9 +140,33 @@ where
         + Sync
         + 'static,
 {
+    reflect_with(
+        client,
+        watcher::Config::default(),
+        on_change,
+        |object: &K| Some(object.name_any()),
+    )
+}
+
+/// A reflector of `K` whose changes are reported under the name `changed` gives.
+fn reflect_with<K>(
+    client: &kube::Client,
+    config: watcher::Config,
+    on_change: OnChange,
+    changed: impl Fn(&K) -> Option<String> + Send + 'static,
+) -> (Store<K>, BoxFuture<'static, ()>)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
     let (reader, writer) = reflector::store();
     let api: Api<K> = Api::all(client.clone());
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+    let stream = reflector::reflector(writer, watcher(api, config))
         .default_backoff()
         .touched_objects();
     let task = async move {
@@ -132,7 +174,9 @@ where
         while let Some(item) = stream.next().await {
             match item {
                 Ok(object) => {
-                    on_change(&object.namespace().unwrap_or_default(), &object.name_any())
+                    if let Some(name) = changed(&object) {
+                        on_change(&object.namespace().unwrap_or_default(), &name);
+                    }
                 }
                 Err(e) => tracing::debug!("directory watch error: {e}"),
             }

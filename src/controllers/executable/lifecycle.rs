@@ -307,6 +307,9 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
     }
     Ok(match outcome.requeue {
         Some(after) => Action::requeue(after.max(Duration::from_millis(10))),
+        // Waits are woken by the dependencies' changes; this is the safety net for what
+        // a dependency's own dependencies (say, a connection string's Parameter) change.
+        None if outcome.state == ResourceState::Waiting => Action::requeue(Duration::from_secs(2)),
         None if run.is_some() => Action::requeue(Duration::from_secs(60)),
         None => Action::await_change(),
     })

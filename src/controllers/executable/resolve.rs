@@ -1,11 +1,21 @@
 //! The inputs of a start, resolved in the consumer's context: `env` and `args` with
-//! their expressions, the Aspire variables of `references`, and the Parameters they
-//! use (which the start waits for).
+//! their expressions (§4), and the Aspire variables of `references`. A process reaches
+//! everything at `localhost:PORT`; secret values are resolved for the process but only
+//! ever shown masked.
+
+use std::collections::BTreeSet;
 
 use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
 
-use crate::api::Executable;
+use crate::api::{EndpointStatus, Executable, RunSpec, RunStatus};
 use crate::controllers::context::Context;
+use crate::controllers::directory::Directory;
+use crate::controllers::parameter::{VALUE_KEY, secret_name};
+use crate::expr::{
+    self, Context as ExprContext, EndpointTarget, Entry, Location, Reference, ReferencedEndpoint,
+    Resolved, Snapshot, Template,
+};
 
 /// What a replica is started with.
 #[derive(Debug, Clone, Default)]
@@ -23,76 +33,247 @@ pub enum Problem {
     Invalid(String),
 }
 
-pub fn inputs(exe: &Executable, ctx: &Context) -> Result<Inputs, Problem> {
-    let namespace = exe.namespace().unwrap_or_default();
+/// Every template of the spec with the field it came from, parsed.
+fn templates(exe: &Executable) -> Result<Vec<(String, Template)>, Problem> {
     let spec = &exe.spec.run;
-    let mut env: Vec<(String, String)> = Vec::new();
-    for name in &spec.references {
-        env.extend(reference_env(ctx, &namespace, name)?);
+    let mut all = Vec::new();
+    for (i, arg) in spec.args.iter().enumerate() {
+        all.push((format!("spec.args[{i}]"), arg.as_str()));
     }
     for var in &spec.env {
-        env.push((var.name.clone(), var.value.clone().unwrap_or_default()));
+        all.push((
+            format!("spec.env[{}].value", var.name),
+            var.value.as_deref().unwrap_or(""),
+        ));
     }
-    Ok(Inputs {
-        env,
-        args: spec.args.clone(),
-    })
+    all.into_iter()
+        .map(|(field, text)| {
+            expr::parse(text).map(|t| (field.clone(), t)).map_err(|e| {
+                Problem::Invalid(format!(
+                    "{field}: {e}; write literal braces as {{{{ and }}}}"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// The Parameters `exe`'s expressions use; its start waits until they are Ready.
-pub fn parameters(_exe: &Executable) -> Vec<String> {
-    Vec::new()
+pub fn parameters(exe: &Executable) -> Vec<String> {
+    let Ok(templates) = templates(exe) else {
+        return Vec::new();
+    };
+    let names: BTreeSet<String> = templates
+        .iter()
+        .flat_map(|(_, t)| t.references())
+        .filter_map(|r| match r {
+            Reference::Value { resource } => Some(resource.clone()),
+            _ => None,
+        })
+        .collect();
+    names.into_iter().collect()
 }
 
-/// The Aspire variables for a referenced resource: its connection string and one
-/// `services__NAME__EP__0` per endpoint.
-fn reference_env(
-    ctx: &Context,
+pub fn inputs(exe: &Executable, ctx: &Context) -> Result<Inputs, Problem> {
+    let namespace = exe.namespace().unwrap_or_default();
+    let spec = &exe.spec.run;
+    let templates = templates(exe)?;
+    let mut names: Vec<String> = templates
+        .iter()
+        .flat_map(|(_, t)| t.references().map(|r| r.resource().to_owned()))
+        .collect();
+    names.extend(spec.references.iter().cloned());
+    let snapshot = snapshot(&ctx.directory, &namespace, names, ExprContext::Process);
+    let mut env: Vec<(String, String)> = Vec::new();
+    for name in &spec.references {
+        env.extend(reference_env(&ctx.directory, &namespace, &snapshot, name)?);
+    }
+    let mut args = Vec::new();
+    for (field, template) in &templates {
+        let resolved = template
+            .resolve(&snapshot)
+            .map_err(|e| Problem::Waiting(format!("waiting for {field}: {e}")))?;
+        match field
+            .strip_prefix("spec.env[")
+            .and_then(|f| f.strip_suffix("].value"))
+        {
+            Some(name) => env.push((name.to_owned(), resolved.text)),
+            None => args.push(resolved.text),
+        }
+    }
+    Ok(Inputs { env, args })
+}
+
+/// What the consumer can know about `names` (and what their connection strings name).
+fn snapshot(
+    directory: &Directory,
     namespace: &str,
+    names: Vec<String>,
+    context: ExprContext,
+) -> Snapshot {
+    let mut snapshot = Snapshot::new(context);
+    let mut pending = names;
+    let mut seen = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(entry) = entry(directory, namespace, &name) else {
+            continue;
+        };
+        if let Some(cs) = &entry.connection_string {
+            pending.extend(cs.references().map(|r| r.resource().to_owned()));
+        }
+        *snapshot.resource(&name) = entry;
+    }
+    snapshot
+}
+
+fn entry(directory: &Directory, namespace: &str, name: &str) -> Option<Entry> {
+    let key = || ObjectRef::new(name).within(namespace);
+    let run_entry = |run: &RunSpec, status: Option<&RunStatus>, location: Location| Entry {
+        endpoints: run
+            .endpoints
+            .iter()
+            .map(|spec| {
+                let allocated = status
+                    .and_then(|s| s.endpoints.iter().find(|e| e.name == spec.name))
+                    .and_then(|e| target(e, spec.scheme.as_str(), location.clone()));
+                (spec.name.clone(), allocated)
+            })
+            .collect(),
+        connection_string: run
+            .connection_string
+            .as_deref()
+            .and_then(|t| expr::parse(t).ok()),
+        value: None,
+    };
+    if let Some(exe) = directory
+        .executables
+        .get(&ObjectRef::new(name).within(namespace))
+    {
+        return Some(run_entry(
+            &exe.spec.run,
+            exe.status.as_ref(),
+            Location::Host,
+        ));
+    }
+    if let Some(ctr) = directory
+        .containers
+        .get(&ObjectRef::new(name).within(namespace))
+    {
+        let location = Location::Container {
+            name: name.to_owned(),
+            network: ctr
+                .spec
+                .network
+                .clone()
+                .unwrap_or_else(|| format!("kaspire-{namespace}")),
+        };
+        return Some(run_entry(
+            &ctr.spec.run,
+            ctr.status.as_ref().map(|s| &s.run),
+            location,
+        ));
+    }
+    if let Some(value) = directory
+        .values
+        .get(&ObjectRef::new(name).within(namespace))
+    {
+        return Some(Entry {
+            connection_string: value
+                .spec
+                .connection_string
+                .as_deref()
+                .and_then(|t| expr::parse(t).ok()),
+            ..Entry::default()
+        });
+    }
+    let param = directory.parameters.get(&key())?;
+    let status = param.status.clone().unwrap_or_default();
+    let value = if let Some(value) = status.value {
+        Ok(Resolved::plain(value))
+    } else if status.secret_name.is_some() {
+        directory
+            .secrets
+            .get(&ObjectRef::new(&secret_name(name)).within(namespace))
+            .and_then(|s| s.data.as_ref()?.get(VALUE_KEY).cloned())
+            .and_then(|v| String::from_utf8(v.0).ok())
+            .map(Resolved::secret)
+            .ok_or_else(|| format!("parameter {name} has no value yet"))
+    } else {
+        Err(status
+            .message
+            .unwrap_or_else(|| format!("parameter {name} has no value yet")))
+    };
+    Some(Entry {
+        value: Some(value),
+        ..Entry::default()
+    })
+}
+
+fn target(status: &EndpointStatus, scheme: &str, location: Location) -> Option<EndpointTarget> {
+    let port = u16::try_from(status.port?).ok()?;
+    let target_port = status
+        .target_ports
+        .first()
+        .and_then(|p| u16::try_from(*p).ok())
+        .unwrap_or(port);
+    Some(EndpointTarget {
+        scheme: scheme.to_owned(),
+        location,
+        port,
+        target_port,
+    })
+}
+
+/// The Aspire variables for a referenced resource (`ConnectionStrings__NAME`,
+/// `services__NAME__SCHEME__0`), resolved for this consumer.
+fn reference_env(
+    directory: &Directory,
+    namespace: &str,
+    snapshot: &Snapshot,
     name: &str,
 ) -> Result<Vec<(String, String)>, Problem> {
-    use kube::runtime::reflector::ObjectRef;
-    let d = &ctx.directory;
-    let (declared, status) =
-        if let Some(exe) = d.executables.get(&ObjectRef::new(name).within(namespace)) {
-            (exe.spec.run.endpoints.len(), exe.status.clone())
-        } else if let Some(ctr) = d.containers.get(&ObjectRef::new(name).within(namespace)) {
-            (
-                ctr.spec.run.endpoints.len(),
-                ctr.status.clone().map(|s| s.run),
-            )
-        } else if d
-            .values
-            .get(&ObjectRef::new(name).within(namespace))
-            .is_some()
-            || d.parameters
-                .get(&ObjectRef::new(name).within(namespace))
-                .is_some()
-        {
-            (0, None)
-        } else {
-            return Err(Problem::Waiting(format!(
-                "waiting for {name} (spec.references), which does not exist yet"
-            )));
-        };
-    if status.as_ref().map_or(0, |s| s.endpoints.len()) < declared {
-        return Err(Problem::Waiting(format!(
-            "waiting for the endpoints of {name} (spec.references) to be allocated"
-        )));
-    }
-    let mut env = Vec::new();
-    if let Some(status) = status {
-        if let Some(cs) = &status.connection_string {
-            env.push((format!("ConnectionStrings__{name}"), cs.clone()));
-        }
-        for endpoint in &status.endpoints {
-            if let Some(url) = &endpoint.url {
-                env.push((
-                    format!("services__{name}__{}__0", endpoint.name),
-                    url.clone(),
-                ));
-            }
+    let waiting =
+        |why: String| Problem::Waiting(format!("waiting for {name} (spec.references): {why}"));
+    let Some(entry) = snapshot.resources.get(name) else {
+        return Err(waiting("it does not exist yet".into()));
+    };
+    let connection_string = match (&entry.connection_string, &entry.value) {
+        (Some(template), _) => Some(
+            template
+                .resolve(snapshot)
+                .map_err(|e| waiting(e.to_string()))?
+                .text,
+        ),
+        (None, Some(Ok(value))) => Some(value.text.clone()),
+        (None, Some(Err(why))) => return Err(waiting(why.clone())),
+        (None, None) => None,
+    };
+    let is_executable = directory
+        .executables
+        .get(&ObjectRef::new(name).within(namespace))
+        .is_some();
+    let mut endpoints = Vec::new();
+    if expr::endpoints_injected(is_executable, connection_string.is_some()) {
+        for (endpoint, target) in &entry.endpoints {
+            let Some(target) = target else {
+                return Err(waiting(format!(
+                    "endpoint {endpoint} has no port allocated yet"
+                )));
+            };
+            endpoints.push(ReferencedEndpoint {
+                name: endpoint.clone(),
+                scheme: target.scheme.clone(),
+                url: snapshot
+                    .context
+                    .property(target, expr::EndpointProperty::Url),
+            });
         }
     }
-    Ok(env)
+    Ok(expr::reference_env(
+        name,
+        connection_string.as_deref(),
+        &endpoints,
+    ))
 }
