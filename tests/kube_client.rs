@@ -106,7 +106,7 @@ async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_executables_create_get_list_paginate_replace_patch_and_delete() {
-    let server = Server::start();
+    let server = Server::start_api_only();
     let client = server.client().await;
     let api: Api<Executable> = Api::default_namespaced(client.clone());
 
@@ -384,7 +384,7 @@ async fn typed_executables_create_get_list_paginate_replace_patch_and_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreground_and_orphan_deletion_through_the_client() {
-    let server = Server::start();
+    let server = Server::start_api_only();
     let client = server.client().await;
     let exes: Api<Executable> = Api::default_namespaced(client.clone());
     let values: Api<kaspire::api::Value> = Api::default_namespaced(client.clone());
@@ -462,7 +462,7 @@ async fn foreground_and_orphan_deletion_through_the_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamic_objects_secrets_namespaces_and_leases() {
-    let server = Server::start();
+    let server = Server::start_api_only();
     let client = server.client().await;
 
     let resource = ApiResource::erase::<Executable>(&());
@@ -649,7 +649,7 @@ fn seen(event: &watcher::Event<Executable>) -> Option<Seen> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_and_reflector_see_every_change_in_order_and_resume_from_a_resource_version() {
-    let server = Server::start();
+    let server = Server::start_api_only();
     let client = server.client().await;
     let api: Api<Executable> = Api::default_namespaced(client.clone());
     api.create(&PostParams::default(), &executable("before", &[]))
@@ -810,7 +810,7 @@ async fn watcher_and_reflector_see_every_change_in_order_and_resume_from_a_resou
 async fn watch_from_a_compacted_resource_version_gets_410_and_the_watcher_relists() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("state");
-    let server = Server::start_in(&dir);
+    let server = Server::start_api_only_in(&dir);
     let client = server.client().await;
     let api: Api<Executable> = Api::default_namespaced(client.clone());
     let first = api
@@ -871,7 +871,7 @@ async fn watch_from_a_compacted_resource_version_gets_410_and_the_watcher_relist
 
     // After a restart the watch history starts at the store's revision, like a fresh watch cache.
     server.kill9();
-    let server = Server::start_in(&dir);
+    let server = Server::start_api_only_in(&dir);
     let client = server.client().await;
     let api: Api<Executable> = Api::default_namespaced(client.clone());
     let gone = api
@@ -1014,7 +1014,7 @@ fn error_policy(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_with_owns_and_finalizer_reconciles_recreates_cleans_up_and_is_garbage_collected()
  {
-    let server = Server::start();
+    let server = Server::start_api_only();
     let client = server.client().await;
     let exes: Api<Executable> = Api::default_namespaced(client.clone());
     let values: Api<kaspire::api::Value> = Api::default_namespaced(client.clone());
@@ -1149,7 +1149,7 @@ pub struct GadgetSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applied_crds_become_established_and_serve_their_kind() {
-    let server = Server::start();
+    let server = Server::start_api_only();
     let client = server.client().await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply("kube-client-test").force();
@@ -1215,7 +1215,7 @@ fn raw(method: &str, uri: &str, content_type: &str, body: Vec<u8>) -> http::Requ
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_rejected_with_a_useful_4xx_and_changes_nothing() {
-    let server = Server::start();
+    let server = Server::start_api_only();
     let client = server.client().await;
     let api: Api<Executable> = Api::default_namespaced(client.clone());
     let dynamic: Api<DynamicObject> =

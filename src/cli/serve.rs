@@ -17,28 +17,44 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1 (0: the previous run's port if free, else any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Serve the API only: no controllers run anything (for controllers elsewhere, or
+    /// for testing API clients against the store alone).
+    #[arg(long)]
+    pub no_controllers: bool,
 }
 
 pub async fn run(state_dir: PathBuf, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut signals = Signals::new()?;
     let started = Instant::now();
     let state = StateDir::create(state_dir)?;
+    if args.no_controllers {
+        let embedded = crate::apiserver::embedded::Embedded::start(&state, args.port).await?;
+        print_ready(embedded.port, started, &state);
+        signals.recv().await;
+        embedded.shutdown();
+        return Ok(ExitCode::SUCCESS);
+    }
     let control_plane = ControlPlane::start(&state, args.port).await?;
+    print_ready(control_plane.embedded.port, started, &state);
+    signals.recv().await;
+    eprintln!("kaspire: ending the session");
+    super::up::end(control_plane, &mut signals).await;
+    eprintln!("kaspire: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first line (the port) is what scripts and tests wait for.
+fn print_ready(port: u16, started: Instant, state: &StateDir) {
     let kubeconfig = state.kubeconfig();
     println!(
         "kaspire API server listening on https://127.0.0.1:{} (ready in {} ms)\nkubeconfig: {}\n  export KUBECONFIG={}",
-        control_plane.embedded.port,
+        port,
         started.elapsed().as_millis(),
         kubeconfig.display(),
         std::fs::canonicalize(&kubeconfig)
             .unwrap_or(kubeconfig.clone())
             .display(),
     );
-    signals.recv().await;
-    eprintln!("kaspire: ending the session");
-    super::up::end(control_plane, &mut signals).await;
-    eprintln!("kaspire: stopped");
-    Ok(ExitCode::SUCCESS)
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, installed once so a signal arriving at any point after

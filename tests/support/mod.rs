@@ -28,8 +28,28 @@ impl Server {
 
     /// Starts a server on `state_dir` (reused across restarts by crash tests).
     pub fn start_in(state_dir: &Path) -> Server {
+        Server::start_with(state_dir, &[])
+    }
+
+    /// Starts the API server alone (`serve --no-controllers`) on a fresh temporary state
+    /// dir: for tests of API semantics that use Executables as plain objects.
+    pub fn start_api_only() -> Server {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("state");
+        let mut server = Server::start_with(&dir, &["--no-controllers"]);
+        server._tmp = Some(tmp);
+        server
+    }
+
+    /// [`Server::start_api_only`] on a given state dir (reused across restarts).
+    pub fn start_api_only_in(state_dir: &Path) -> Server {
+        Server::start_with(state_dir, &["--no-controllers"])
+    }
+
+    fn start_with(state_dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kaspire"))
             .args(["--state-dir", state_dir.to_str().unwrap(), "serve"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
