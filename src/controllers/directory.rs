@@ -15,6 +15,7 @@ use super::waits::Dependency;
 use crate::api::conditions::{self, READY};
 use crate::api::{Container, Executable, Parameter, RunStatus, Value};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 /// Called with (namespace, name) whenever any kaspire object changed.
 pub type OnChange = Arc<dyn Fn(&str, &str) + Send + Sync>;
@@ -70,6 +71,26 @@ impl Directory {
         let _ = self.values.wait_until_ready().await;
         let _ = self.parameters.wait_until_ready().await;
         let _ = self.secrets.wait_until_ready().await;
+    }
+
+    /// An ownerReference to `name` in `namespace` (an Executable, Container or Value), for
+    /// its children: deleting the parent then deletes them (the API server's GC).
+    pub fn owner_reference(&self, namespace: &str, name: &str) -> Option<OwnerReference> {
+        fn owner<K: Resource<DynamicType = ()>>(object: &K) -> Option<OwnerReference> {
+            let mut owner = object.controller_owner_ref(&())?;
+            owner.controller = None;
+            owner.block_owner_deletion = Some(true);
+            Some(owner)
+        }
+        let key = |n: &str| ObjectRef::new(n).within(namespace);
+        if let Some(exe) = self.executables.get(&key(name)) {
+            return owner(&*exe);
+        }
+        if let Some(ctr) = self.containers.get(&ObjectRef::new(name).within(namespace)) {
+            return owner(&*ctr);
+        }
+        let value = self.values.get(&ObjectRef::new(name).within(namespace))?;
+        owner(&*value)
     }
 
     /// What a waiter needs to know about `name` in `namespace`, whatever its kind.

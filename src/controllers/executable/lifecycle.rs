@@ -100,6 +100,9 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         return Ok(Action::await_change());
     }
 
+    if adopt_parent(&exe, ctx, &api).await? {
+        return Ok(Action::await_change());
+    }
     let key = lifecycle_key(&exe);
     let run = ctx.runs.get(&uid).or_else(|| adopt(&exe, ctx, &key));
     let parent_gone = parent_stopped(&exe, ctx);
@@ -313,6 +316,37 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         None if run.is_some() => Action::requeue(Duration::from_secs(60)),
         None => Action::await_change(),
     })
+}
+
+/// Makes the parent own this resource (ownerReferences), so deleting the parent
+/// deletes it; returns whether it patched (the change wakes the reconcile again).
+async fn adopt_parent(
+    exe: &Executable,
+    ctx: &Context,
+    api: &Api<Executable>,
+) -> Result<bool, Error> {
+    let Some(parent) = &exe.spec.run.parent else {
+        return Ok(false);
+    };
+    let namespace = exe.namespace().unwrap_or_default();
+    let Some(owner) = ctx.directory.owner_reference(&namespace, &parent.name) else {
+        return Ok(false);
+    };
+    let mut owners = exe.metadata.owner_references.clone().unwrap_or_default();
+    if owners.iter().any(|o| o.uid == owner.uid) {
+        return Ok(false);
+    }
+    // A parent recreated under the same name: the old one's reference goes.
+    owners.retain(|o| !(o.name == owner.name && o.kind == owner.kind));
+    owners.push(owner);
+    let patch = serde_json::json!({"metadata": {"ownerReferences": owners, "resourceVersion": exe.resource_version()}});
+    api.patch(
+        &exe.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(patch),
+    )
+    .await?;
+    Ok(true)
 }
 
 fn current_reason(status: &ExecutableStatus) -> Option<&'static str> {
