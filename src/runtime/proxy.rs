@@ -6,10 +6,10 @@
 //! so it is cheap. Established TCP connections and UDP sessions stay with their
 //! replica when it leaves readiness; only new ones go elsewhere.
 //!
-//! TCP ([`tcp`]): a connection that arrives while no replica is ready is held — up to
+//! TCP: a connection that arrives while no replica is ready is held — up to
 //! [`ProxyOptions::hold_limit`] connections for [`ProxyOptions::hold_timeout`] — and
 //! dispatched as soon as one turns ready; a dial that fails moves on to the next ready
-//! replica. UDP ([`udp`]): each client address gets a session with its own socket to
+//! replica. UDP: each client address gets a session with its own socket to
 //! one replica, closed after [`ProxyOptions::udp_idle_timeout`] without traffic.
 //! Datagrams that arrive while no replica is ready are dropped, as UDP allows.
 
