@@ -36,7 +36,7 @@ fn main() {
 
     let backend_rt = runtime(1);
     let backend = backend_rt.block_on(http_backend());
-    let proxy_rt = runtime(2);
+    let proxy_rt = runtime(env_number("PROXY_WORKERS", 2));
     let proxy = proxy_rt.block_on(async {
         let proxy = Proxy::start(loopback(0), Protocol::Tcp).expect("proxy");
         proxy.set_backends(vec![Backend {
@@ -74,6 +74,15 @@ fn main() {
         }
     }
     print_table(&targets, rounds, seconds, started.elapsed());
+    // Every wrk connection has closed by now; anything still open would be a leak.
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = proxy.stats();
+    println!(
+        "kaspire proxy afterwards: {} connections open, {} dropped, {} dispatched",
+        stats.active,
+        stats.dropped,
+        stats.dispatched.values().sum::<u64>()
+    );
     drop(haproxy);
     drop(proxy);
 }
@@ -272,25 +281,32 @@ impl HaProxy {
         let lease = ports::allocate().expect("a free port");
         let port = lease.port();
         let config = format!(
-            "global\n  maxconn 20000\n  nbthread 2\n\
+            "global\n  maxconn 4000\n  nbthread 2\n\
              defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
              frontend bench\n  bind 127.0.0.1:{port}\n  default_backend replicas\n\
              backend replicas\n  balance roundrobin\n  server r0 {backend}\n"
         );
         let file = tempfile::NamedTempFile::new().expect("haproxy config");
         std::fs::write(file.path(), config).expect("haproxy config");
-        let child = Command::new("haproxy")
+        let mut child = Command::new("haproxy")
             .arg("-db")
             .arg("-f")
             .arg(file.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .ok()?;
         let addr = loopback(port);
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "haproxy did not start");
+            if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+                let _ = child.kill();
+                let output = child.wait_with_output().expect("haproxy output");
+                panic!(
+                    "haproxy did not start:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(HaProxy {

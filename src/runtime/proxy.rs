@@ -6,10 +6,10 @@
 //! so it is cheap. Established TCP connections and UDP sessions stay with their
 //! replica when it leaves readiness; only new ones go elsewhere.
 //!
-//! TCP ([`tcp`]): a connection that arrives while no replica is ready is held — up to
+//! TCP: a connection that arrives while no replica is ready is held — up to
 //! [`ProxyOptions::hold_limit`] connections for [`ProxyOptions::hold_timeout`] — and
 //! dispatched as soon as one turns ready; a dial that fails moves on to the next ready
-//! replica. UDP ([`udp`]): each client address gets a session with its own socket to
+//! replica. UDP: each client address gets a session with its own socket to
 //! one replica, closed after [`ProxyOptions::udp_idle_timeout`] without traffic.
 //! Datagrams that arrive while no replica is ready are dropped, as UDP allows.
 
@@ -21,7 +21,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +78,17 @@ pub struct ProxyStats {
     pub active: usize,
     /// TCP connections closed without a replica (hold limit or timeout, or the proxy stopped).
     pub dropped: u64,
+}
+
+/// Where a proxied endpoint's proxy listens: IPv4 loopback, or every interface when the
+/// endpoint is `external` (product.md §5).
+pub fn listen_addr(port: u16, external: bool) -> SocketAddr {
+    let ip = if external {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        Ipv4Addr::LOCALHOST
+    };
+    SocketAddr::from((ip, port))
 }
 
 /// A running proxy; it stops when dropped or by [`Proxy::shutdown`].

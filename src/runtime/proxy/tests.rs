@@ -62,7 +62,9 @@ async fn echo(stream: &mut BufReader<TcpStream>, text: &str) -> String {
 }
 
 fn tcp_proxy() -> Proxy {
-    Proxy::start(LOOPBACK, Protocol::Tcp).unwrap()
+    let proxy = Proxy::start(listen_addr(0, false), Protocol::Tcp).unwrap();
+    assert!(proxy.local_addr().ip().is_loopback());
+    proxy
 }
 
 fn counts(pairs: &[(usize, u64)]) -> BTreeMap<usize, u64> {

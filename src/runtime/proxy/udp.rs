@@ -20,6 +20,10 @@ use super::{Backend, Gauge, Shared};
 /// Largest UDP payload; datagrams are never split, so buffers must hold any of them.
 const MAX_DATAGRAM: usize = 65536;
 
+/// Most concurrent sessions; datagrams from further clients are dropped until idle
+/// sessions close, so a flood of source addresses cannot exhaust file descriptors.
+const MAX_SESSIONS: usize = 4096;
+
 /// Binds `listen` and spawns the receive loop.
 pub(super) fn start(
     listen: SocketAddr,
@@ -103,8 +107,10 @@ async fn receive_loop(listen: Arc<UdpSocket>, shared: Arc<Shared>, stop: Cancell
                     .any(|b| b.id == kept.id && b.addr == kept.addr)
             });
         }
+        let full = sessions.len() >= MAX_SESSIONS;
         let session = match sessions.entry(client) {
             Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(_) if full => continue,
             Entry::Vacant(entry) => {
                 serial += 1;
                 let snapshot = backends.borrow().clone();
