@@ -18,8 +18,10 @@ mod events;
 mod health;
 mod logs;
 mod ordering;
+mod parent;
 mod requests;
 mod restarts;
+mod session;
 mod waits;
 
 pub use std::path::{Path, PathBuf};
@@ -67,9 +69,23 @@ impl App {
     /// SIGKILLs the server, as a crash would, and starts a new one on the same state dir.
     pub fn crash_and_restart(&mut self) {
         self.server.take().expect("a running server").kill9();
+        self.restart();
+    }
+
+    /// Starts a server on the state dir (after [`App::interrupt`] or a crash).
+    pub fn restart(&mut self) {
         let server = Server::start_in(&self.state);
         self.kubectl = server.kubectl(Path::new("kubectl"));
         self.server = Some(server);
+    }
+
+    /// Ends the session as Ctrl-C does (SIGINT) and waits for the server to exit.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let mut server = self.server.take().expect("a running server");
+        let pid = rustix::process::Pid::from_raw(server.child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+        let exited = eventually(WAIT, || server.child.try_wait().unwrap());
+        exited.unwrap_or_else(|| panic!("kaspire serve did not exit within {WAIT:?} of SIGINT"))
     }
 
     /// An absolute path in the scratch dir.
