@@ -104,7 +104,6 @@ fn an_unknown_dependency_is_waited_for_with_a_message() {
 }
 
 #[test]
-#[ignore = "bug B3 (/work/bugs.md): the replica spawned before the check failed is leaked"]
 fn a_health_check_on_a_missing_endpoint_fails_to_start_naming_the_check() {
     with_bystander(|app| {
         app.apply_exe(

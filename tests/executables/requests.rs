@@ -97,7 +97,6 @@ fn a_restart_request_replaces_the_process_without_counting_a_restart() {
 }
 
 #[test]
-#[ignore = "bug B4 (/work/bugs.md, intermittent): one restart request sometimes starts two processes"]
 fn each_restart_request_starts_exactly_one_new_process() {
     let app = App::start();
     app.apply_exe("svc", sleeper());

@@ -24,7 +24,6 @@ fn never_leaves_a_failed_process_exited_with_its_code() {
 }
 
 #[test]
-#[ignore = "bug B2 (/work/bugs.md): the restart delay stays at initialSeconds"]
 fn on_failure_restarts_a_failing_command_with_growing_delays() {
     let app = App::start();
     app.apply_exe(
@@ -74,7 +73,6 @@ fn always_restarts_even_a_clean_exit() {
 }
 
 #[test]
-#[ignore = "bug B1 (/work/bugs.md): a liveness failure deadlocks the reconcile; the replica is never stopped"]
 fn a_failing_liveness_check_kills_and_restarts_the_replica() {
     let app = App::start();
     let alive_file = app.path("alive");
