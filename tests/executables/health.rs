@@ -88,3 +88,31 @@ fn two_replicas_run_as_two_processes_with_their_own_index() {
         "replica 1\n"
     );
 }
+
+#[test]
+fn scaling_replicas_down_and_up_keeps_the_surviving_process() {
+    let app = App::start();
+    app.apply_exe(
+        "worker",
+        json!({"command": "sleep", "args": ["300"], "replicas": 2}),
+    );
+    let worker = app.wait("worker", "Ready with two processes", |e| {
+        is_true(e, "Ready") && pid(e, 0).is_some() && pid(e, 1).is_some()
+    });
+    let (zero, one) = (pid(&worker, 0).unwrap(), pid(&worker, 1).unwrap());
+
+    app.patch("worker", json!({"spec": {"replicas": 1}}));
+    wait_gone(one);
+    let worker = app.wait("worker", "Ready with one process", |e| {
+        is_true(e, "Ready") && pid(e, 1).is_none()
+    });
+    assert_eq!(pid(&worker, 0), Some(zero), "replica 0 is left alone");
+
+    app.patch("worker", json!({"spec": {"replicas": 2}}));
+    let worker = app.wait("worker", "Ready with two processes again", |e| {
+        is_true(e, "Ready") && pid(e, 1).is_some()
+    });
+    assert_eq!(pid(&worker, 0), Some(zero), "replica 0 is left alone");
+    assert_eq!(app.processes_of(&uid(&worker)).len(), 2);
+    assert_eq!(restart_count(&worker), 0);
+}

@@ -72,3 +72,30 @@ fn completion_waiter_starts_after_its_dependency_finished() {
         "api started at {started_at}, before migrate finished at {finished_at}"
     );
 }
+
+#[test]
+fn a_started_wait_needs_the_dependency_running_not_ready() {
+    let app = App::start();
+    // Never Ready: its readiness check always fails.
+    app.apply_exe(
+        "db",
+        json!({
+            "command": "sleep", "args": ["300"],
+            "healthChecks": [{"exec": {"command": ["false"]}, "periodSeconds": 1}],
+        }),
+    );
+    app.apply_exe(
+        "api",
+        json!({
+            "command": "sleep", "args": ["300"],
+            "waitFor": [{"name": "db", "condition": "Started"}],
+        }),
+    );
+    let api = app.wait("api", "Running", |e| {
+        state(e) == "Running" && pid(e, 0).is_some()
+    });
+    let db = app.exe("db");
+    assert_eq!(state(&db), "Running");
+    assert!(!is_true(&db, "Ready"), "{:#}", db["status"]);
+    assert!(time(&api["status"]["startedAt"]) >= time(&db["status"]["startedAt"]));
+}
