@@ -51,7 +51,6 @@ fn deleting_the_parent_stops_the_child() {
 }
 
 #[test]
-#[ignore = "bug B5 (/work/bugs.md): no ownerReference from child to parent, so the child is never deleted"]
 fn deleting_the_parent_deletes_the_child() {
     let app = App::start();
     delete_a_parent_with_a_running_child(&app);

@@ -8,7 +8,8 @@ use crate::*;
 
 #[test]
 fn wait_returns_when_ready_condition_jsonpath_or_deletion_happens() {
-    let server = Server::start();
+    // The test writes the status itself: no controller may write it too.
+    let server = Server::start_api_only();
     for_each_kubectl(&server, |ctl| {
         ctl.apply(&executable("web", "app: web", "  command: sleep\n"));
 
