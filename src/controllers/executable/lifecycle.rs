@@ -304,6 +304,16 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         outcome.reason,
         outcome.message.clone(),
     );
+    if let Some(request) = &start_request
+        && run.is_some()
+    {
+        // Already running: the request is met as it stands.
+        status.handled_start_request = Some(request.clone());
+    }
+    status.connection_string = match resolve::connection_string(&exe, ctx, &status) {
+        Some(Ok(resolved)) if run.is_some() => Some(resolved.masked),
+        _ => None,
+    };
     announce(&exe, ctx, old.as_ref(), &status);
     if let Some(updated) = status_patch::write(&api, &name, old.as_ref(), &status).await? {
         ctx.runs.remember_status(&uid, &updated, status.clone());
@@ -512,7 +522,9 @@ fn supervise(
             );
             ctx.event(exe, false, "Restarting", note);
         }
-        if let Err(message) = spawn_replica(run, exe, ctx, index) {
+        if let Err(resolve::Problem::Waiting(message) | resolve::Problem::Invalid(message)) =
+            spawn_replica(run, exe, ctx, index)
+        {
             ctx.system_log(exe, index, &message);
             let retry = backoff::delay(&spec.restart_backoff, ctx.runs.next_attempt(&uid, false));
             lock(run).restart_due.insert(index, Instant::now() + retry);
@@ -575,19 +587,6 @@ fn start(
             }
         }
     }
-    let resolved = match resolve::inputs(exe, ctx) {
-        Ok(resolved) => resolved,
-        Err(resolve::Problem::Waiting(message)) if !bypass_waits => {
-            return Ok(Outcome::new(
-                ResourceState::Waiting,
-                reason::WAITING_FOR_REFERENCE,
-                message,
-            ));
-        }
-        Err(resolve::Problem::Waiting(message)) | Err(resolve::Problem::Invalid(message)) => {
-            return Ok(failed_to_start(exe, ctx, message));
-        }
-    };
     if let Err(unknown) = signal_from_name(&spec.shutdown.signal) {
         return Ok(failed_to_start(
             exe,
@@ -606,10 +605,22 @@ fn start(
     lock(&run).ports = ports;
     let desired = spec.replicas.max(0) as u32;
     for index in 0..desired {
-        if let Err(message) = spawn_replica_with(&run, exe, ctx, index, &resolved) {
-            lock(&run).ending = true;
-            stop_all(&run, exe, ctx);
-            return Ok(failed_to_start(exe, ctx, message));
+        match spawn_replica(&run, exe, ctx, index) {
+            Ok(()) => {}
+            // Only the first replica can find a reference missing: nothing runs yet.
+            Err(resolve::Problem::Waiting(message)) if index == 0 && !bypass_waits => {
+                ctx.runs.remove(&exe.uid().unwrap_or_default());
+                return Ok(Outcome::new(
+                    ResourceState::Waiting,
+                    reason::WAITING_FOR_REFERENCE,
+                    message,
+                ));
+            }
+            Err(resolve::Problem::Waiting(message) | resolve::Problem::Invalid(message)) => {
+                lock(&run).ending = true;
+                stop_all(&run, exe, ctx);
+                return Ok(failed_to_start(exe, ctx, message));
+            }
         }
     }
     let why = if after_control_plane_restart {
@@ -642,17 +653,20 @@ fn failed_to_start(exe: &Executable, ctx: &Context, message: String) -> Outcome 
     )
 }
 
+/// Spawns replica `index`: its ports, its inputs resolved with those ports (so
+/// `{self.endpoints.http.targetPort}` is this replica's), its log, and watches it.
 fn spawn_replica(
     run: &RunHandle,
     exe: &Executable,
     ctx: &Context,
     index: u32,
-) -> Result<(), String> {
-    let resolved = match resolve::inputs(exe, ctx) {
-        Ok(resolved) => resolved,
-        Err(resolve::Problem::Waiting(m) | resolve::Problem::Invalid(m)) => return Err(m),
-    };
-    spawn_replica_with(run, exe, ctx, index, &resolved)
+) -> Result<(), resolve::Problem> {
+    let invalid = resolve::Problem::Invalid;
+    let target_ports: BTreeMap<String, u16> =
+        lock(run).ports.target_ports(index).map_err(invalid)?;
+    let own = lock(run).ports.own_entry(exe, &target_ports);
+    let resolved = resolve::inputs(exe, ctx, own)?;
+    spawn_replica_with(run, exe, ctx, index, &resolved, target_ports).map_err(invalid)
 }
 
 /// Spawns replica `index` with its ports, environment and log, and watches it.
@@ -662,8 +676,8 @@ fn spawn_replica_with(
     ctx: &Context,
     index: u32,
     resolved: &resolve::Inputs,
+    target_ports: BTreeMap<String, u16>,
 ) -> Result<(), String> {
-    let target_ports: BTreeMap<String, u16> = lock(run).ports.target_ports(index)?;
     let key = lock(run).spec_hash.clone();
     let plan = ReplicaPlan {
         exe,
@@ -870,6 +884,26 @@ fn announce(
                 format!("{} is running", exe.name_any()),
             );
         }
+    }
+    let had_endpoints = old.is_some_and(|s| !s.endpoints.is_empty());
+    if !had_endpoints && !new.endpoints.is_empty() {
+        let urls: Vec<String> = new.endpoints.iter().filter_map(|e| e.url.clone()).collect();
+        ctx.event(
+            exe,
+            false,
+            "EndpointsAllocated",
+            format!("endpoints allocated: {}", urls.join(", ")),
+        );
+    }
+    if old.and_then(|s| s.connection_string.as_ref()).is_none()
+        && let Some(cs) = &new.connection_string
+    {
+        ctx.event(
+            exe,
+            false,
+            "ConnectionStringAvailable",
+            format!("connection string: {cs}"),
+        );
     }
     if ready && !was_ready {
         ctx.event(exe, false, "Ready", format!("{} is ready", exe.name_any()));

@@ -152,6 +152,41 @@ impl PortPlan {
         }
     }
 
+    /// This resource as one of its replicas sees itself in expressions: every endpoint
+    /// at its stable port, with the replica's own target port.
+    pub fn own_entry(
+        &self,
+        exe: &Executable,
+        target_ports: &BTreeMap<String, u16>,
+    ) -> crate::expr::Entry {
+        let endpoints = exe
+            .spec
+            .run
+            .endpoints
+            .iter()
+            .zip(&self.endpoints)
+            .map(|(spec, ports)| {
+                let target = crate::expr::EndpointTarget {
+                    scheme: spec.scheme.as_str().to_owned(),
+                    location: crate::expr::Location::Host,
+                    port: ports.port,
+                    target_port: target_ports.get(&spec.name).copied().unwrap_or(ports.port),
+                };
+                (spec.name.clone(), Some(target))
+            })
+            .collect();
+        crate::expr::Entry {
+            endpoints,
+            connection_string: exe
+                .spec
+                .run
+                .connection_string
+                .as_deref()
+                .and_then(|t| crate::expr::parse(t).ok()),
+            value: None,
+        }
+    }
+
     /// Tells every proxy which replicas may get new connections: `ready` lists
     /// `(replica index, ready)` for the replicas that run.
     pub fn route(&self, ready: &[(u32, bool)]) {

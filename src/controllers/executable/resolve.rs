@@ -73,7 +73,9 @@ pub fn parameters(exe: &Executable) -> Vec<String> {
     names.into_iter().collect()
 }
 
-pub fn inputs(exe: &Executable, ctx: &Context) -> Result<Inputs, Problem> {
+/// The inputs of one replica; `own` is this resource as the replica sees itself (its
+/// ports, before status shows them).
+pub fn inputs(exe: &Executable, ctx: &Context, own: Entry) -> Result<Inputs, Problem> {
     let namespace = exe.namespace().unwrap_or_default();
     let spec = &exe.spec.run;
     let templates = templates(exe)?;
@@ -82,7 +84,8 @@ pub fn inputs(exe: &Executable, ctx: &Context) -> Result<Inputs, Problem> {
         .flat_map(|(_, t)| t.references().map(|r| r.resource().to_owned()))
         .collect();
     names.extend(spec.references.iter().cloned());
-    let snapshot = snapshot(&ctx.directory, &namespace, names, ExprContext::Process);
+    let mut snapshot = snapshot(&ctx.directory, &namespace, names, ExprContext::Process);
+    *snapshot.resource(&exe.name_any()) = own;
     let mut env: Vec<(String, String)> = Vec::new();
     for name in &spec.references {
         env.extend(reference_env(&ctx.directory, &namespace, &snapshot, name)?);
@@ -130,23 +133,6 @@ fn snapshot(
 
 fn entry(directory: &Directory, namespace: &str, name: &str) -> Option<Entry> {
     let key = || ObjectRef::new(name).within(namespace);
-    let run_entry = |run: &RunSpec, status: Option<&RunStatus>, location: Location| Entry {
-        endpoints: run
-            .endpoints
-            .iter()
-            .map(|spec| {
-                let allocated = status
-                    .and_then(|s| s.endpoints.iter().find(|e| e.name == spec.name))
-                    .and_then(|e| target(e, spec.scheme.as_str(), location.clone()));
-                (spec.name.clone(), allocated)
-            })
-            .collect(),
-        connection_string: run
-            .connection_string
-            .as_deref()
-            .and_then(|t| expr::parse(t).ok()),
-        value: None,
-    };
     if let Some(exe) = directory
         .executables
         .get(&ObjectRef::new(name).within(namespace))
@@ -209,6 +195,50 @@ fn entry(directory: &Directory, namespace: &str, name: &str) -> Option<Entry> {
         value: Some(value),
         ..Entry::default()
     })
+}
+
+/// The snapshot entry of an Executable or Container from its spec and status.
+pub fn run_entry(run: &RunSpec, status: Option<&RunStatus>, location: Location) -> Entry {
+    Entry {
+        endpoints: run
+            .endpoints
+            .iter()
+            .map(|spec| {
+                let allocated = status
+                    .and_then(|s| s.endpoints.iter().find(|e| e.name == spec.name))
+                    .and_then(|e| target(e, spec.scheme.as_str(), location.clone()));
+                (spec.name.clone(), allocated)
+            })
+            .collect(),
+        connection_string: run
+            .connection_string
+            .as_deref()
+            .and_then(|t| expr::parse(t).ok()),
+        value: None,
+    }
+}
+
+/// `spec.connectionString` resolved for status (secrets masked), with `status` standing in
+/// for the resource's own entry (its endpoints were allocated in this very reconcile).
+/// `None` without a template; `Err` while something it names is missing.
+pub fn connection_string(
+    exe: &Executable,
+    ctx: &Context,
+    status: &RunStatus,
+) -> Option<Result<Resolved, String>> {
+    let text = exe.spec.run.connection_string.as_deref()?;
+    let template = match expr::parse(text) {
+        Ok(template) => template,
+        Err(e) => return Some(Err(format!("spec.connectionString: {e}"))),
+    };
+    let namespace = exe.namespace().unwrap_or_default();
+    let names = template
+        .references()
+        .map(|r| r.resource().to_owned())
+        .collect();
+    let mut snapshot = snapshot(&ctx.directory, &namespace, names, ExprContext::Process);
+    *snapshot.resource(&exe.name_any()) = run_entry(&exe.spec.run, Some(status), Location::Host);
+    Some(template.resolve(&snapshot).map_err(|e| e.to_string()))
 }
 
 fn target(status: &EndpointStatus, scheme: &str, location: Location) -> Option<EndpointTarget> {
