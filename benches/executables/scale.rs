@@ -1,0 +1,211 @@
+//! (d) 500 Executables applied at once, until all are Ready: time, the control plane's
+//! RSS, and its idle CPU with 500 running (user + system time over 10 s idle).
+//!
+//! Variant 1 (three rounds, deleted in between): `sleep 3600`, no checks — Ready as
+//! soon as Running. Variant 2 (one round): the helper listening on an allocated
+//! endpoint behind a tcp readiness check. Its 500 processes are left running; the
+//! bench's final SIGTERM to the control plane ends them with the session.
+//! Same-run reference: the bench itself spawning 500 `sleep 3600`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::objects::{self, env, executable, helper_command, path_str};
+use crate::observer::Observer;
+use crate::support::{Samples, Table, cpu_time, ms, rss_mib};
+
+pub const COUNT: usize = 500;
+const ROUNDS: usize = 3;
+const TARGET_MS: f64 = 5000.0;
+const IDLE: Duration = Duration::from_secs(10);
+const TIMEOUT: Duration = Duration::from_secs(120);
+const SECTION: &str = "(d) 500 executables applied at once";
+
+pub async fn run(
+    client: &kube::Client,
+    observer: &Observer,
+    server_pid: u32,
+    dir: &Path,
+    run_id: &str,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let rss_empty = rss_mib(server_pid);
+    eprintln!(
+        "[scale] idle CPU with nothing running ({} s)",
+        IDLE.as_secs()
+    );
+    let cpu_empty = idle_cpu(server_pid).await;
+    let reference = spawn_reference(run_id)?;
+
+    let (mut ready, mut created, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rss_500, mut cpu_500) = (f64::NAN, f64::NAN);
+    for round in 0..ROUNDS {
+        eprintln!("[scale] round {round}: {COUNT} x `sleep 3600`, no checks");
+        let ns = format!("scale-{round}");
+        let keys = apply(client, observer, &ns, |_| {
+            json!({
+                "command": "sleep",
+                "args": ["3600"],
+                "env": env(&[("KASPIRE_BENCH_RUN", run_id.into())]),
+            })
+        })
+        .await?;
+        let (c, r) = keys.1;
+        created.push(c);
+        ready.push(r);
+        if round == 0 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            rss_500 = rss_mib(server_pid);
+            eprintln!(
+                "[scale] idle CPU with {COUNT} running ({} s)",
+                IDLE.as_secs()
+            );
+            cpu_500 = idle_cpu(server_pid).await;
+        }
+        let t = Instant::now();
+        objects::delete_all(client, &keys.0).await?;
+        anyhow::ensure!(
+            observer.all_deleted(&keys.0, TIMEOUT).await,
+            "scale: {COUNT} objects were not deleted within {TIMEOUT:?}"
+        );
+        deleted.push(ms(t.elapsed()));
+        observer.forget(&keys.0);
+    }
+
+    eprintln!("[scale] {COUNT} x helper behind a tcp readiness check");
+    let helper = helper_command()?;
+    let (_, (tcp_created, tcp_ready)) = apply(client, observer, "scale-tcp", |i| {
+        json!({
+            "command": helper,
+            "env": env(&[
+                ("KASPIRE_BENCH_HELPER", "listen".into()),
+                ("KASPIRE_BENCH_RUN", run_id.into()),
+                ("STAMP_FILE", path_str(&dir.join(format!("scale-{i}.listen")))),
+            ]),
+            "endpoints": [{"name": "main", "scheme": "tcp", "env": "PORT"}],
+            "healthChecks": [{"tcp": {"endpoint": "main"}}],
+        })
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_tcp = rss_mib(server_pid);
+    eprintln!(
+        "[scale] idle CPU with {COUNT} running + probing ({} s)",
+        IDLE.as_secs()
+    );
+    let cpu_tcp = idle_cpu(server_pid).await;
+
+    let r = Samples::new(ready);
+    let c = Samples::new(created);
+    table
+        .row(
+            SECTION,
+            "apply -> all Ready, `sleep 3600`, no checks (median of 3)",
+            format!("{:.0} ms", r.median()),
+        )
+        .reference(format!(
+            "rounds {:.0}–{:.0} ms; creates done at {:.0} ms; bench spawning 500 itself {reference:.0} ms",
+            r.min(),
+            r.max(),
+            c.median()
+        ))
+        .at_most(r.median(), TARGET_MS, "ms");
+    table
+        .row(
+            SECTION,
+            "apply -> all Ready, helper + tcp readiness check",
+            format!("{tcp_ready:.0} ms"),
+        )
+        .reference(format!("creates done at {tcp_created:.0} ms"))
+        .at_most(tcp_ready, TARGET_MS, "ms");
+    let d = Samples::new(deleted);
+    table.row(
+        SECTION,
+        "delete 500 -> all gone (processes stopped, median)",
+        format!("{:.0} ms", d.median()),
+    );
+    table
+        .row(
+            SECTION,
+            "control-plane RSS with 500 running (no checks / tcp)",
+            format!("{rss_500:.0} / {rss_tcp:.0} MiB"),
+        )
+        .reference(format!("empty control plane {rss_empty:.0} MiB"));
+    table
+        .row(
+            SECTION,
+            "control-plane idle CPU with 500 running (no checks / tcp)",
+            format!("{cpu_500:.2}% / {cpu_tcp:.2}% of a core"),
+        )
+        .reference(format!(
+            "empty control plane {cpu_empty:.2}%; {} s windows",
+            IDLE.as_secs()
+        ));
+    Ok(())
+}
+
+/// Creates `COUNT` Executables in `ns` (spec `i` from `spec`) and waits until all are
+/// Ready; returns their keys and (creates done, all Ready) in ms from the first create.
+async fn apply(
+    client: &kube::Client,
+    observer: &Observer,
+    ns: &str,
+    spec: impl Fn(usize) -> serde_json::Value,
+) -> anyhow::Result<(Vec<String>, (f64, f64))> {
+    objects::ensure_namespace(client, ns).await?;
+    let names: Vec<String> = (0..COUNT).map(|i| format!("exe-{i:03}")).collect();
+    let objects = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| executable(ns, name, spec(i)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let keys: Vec<String> = names.iter().map(|n| format!("{ns}/{n}")).collect();
+    let started = Instant::now();
+    objects::create_all(client, objects).await?;
+    let created = ms(started.elapsed());
+    let all = observer.all_ready(&keys, TIMEOUT).await;
+    let ready = ms(started.elapsed());
+    if !all {
+        let missing = keys
+            .iter()
+            .filter(|k| observer.get(k).is_none_or(|s| s.ready.is_none()))
+            .count();
+        anyhow::bail!("{missing} of {COUNT} in {ns} were not Ready within {TIMEOUT:?}");
+    }
+    Ok((keys, (created, ready)))
+}
+
+/// The control plane's CPU use (% of one core) over `IDLE` with nothing applied.
+async fn idle_cpu(pid: u32) -> f64 {
+    let before = cpu_time(pid);
+    let t = Instant::now();
+    tokio::time::sleep(IDLE).await;
+    let used = cpu_time(pid).saturating_sub(before);
+    used.as_secs_f64() / t.elapsed().as_secs_f64() * 100.0
+}
+
+/// The bench itself spawning `COUNT` `sleep 3600` (fork/exec cost on this machine).
+fn spawn_reference(run_id: &str) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut children: Vec<Child> = Vec::new();
+    for _ in 0..COUNT {
+        children.push(
+            Command::new("sleep")
+                .arg("3600")
+                .env("KASPIRE_BENCH_RUN", run_id)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+    }
+    let elapsed = ms(started.elapsed());
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Ok(elapsed)
+}
