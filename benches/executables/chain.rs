@@ -219,6 +219,8 @@ fn ideal(files: &Files, run_id: &str) -> anyhow::Result<(f64, Vec<f64>)> {
                     .env("PORT", port.to_string())
                     .env("START_MS", START_MS.to_string())
                     .env("KASPIRE_BENCH_RUN", run_id)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
                     .spawn()?,
             );
             let at = wait_healthy(port, Duration::from_millis(1), TIMEOUT)

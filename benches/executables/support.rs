@@ -191,8 +191,10 @@ pub fn healthy(port: u16) -> bool {
     {
         return false;
     }
-    let mut head = [0u8; 12];
-    tcp.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+    // Read the whole answer (the services close after it), so neither side resets.
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    answer.len() >= 12 && answer.starts_with(b"HTTP/1.") && &answer[9..12] == b"200"
 }
 
 /// Polls `GET /health` on `port` every `every` until it answers 200; the moment it did.
