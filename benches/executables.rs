@@ -86,7 +86,9 @@ async fn run() -> anyhow::Result<()> {
         Some(took) => {
             table.row(
                 "session end",
-                format!("SIGTERM -> control plane exited, {running} processes running"),
+                format!(
+                    "SIGTERM -> control plane exited ({running} tagged processes were running)"
+                ),
                 format!("{:.0} ms", support::ms(took)),
             );
         }

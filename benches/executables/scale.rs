@@ -79,6 +79,7 @@ pub async fn run(
         observer.forget(&keys);
     }
 
+    let rss_after_deletes = rss_mib(server_pid);
     eprintln!("[scale] {COUNT} x helper behind a tcp readiness check");
     let helper = helper_command()?;
     let tcp = apply(client, observer, server_pid, "scale-tcp", |i| {
@@ -133,7 +134,10 @@ pub async fn run(
             .row(
                 SECTION,
                 "round 1: objects first seen started, p10 / p50 / p90",
-                format!("{:.0} / {:.0} / {:.0} ms", started[0], started[1], started[2]),
+                format!(
+                    "{:.0} / {:.0} / {:.0} ms",
+                    started[0], started[1], started[2]
+                ),
             )
             .reference(format!(
                 "control-plane CPU time from first create to all Ready: {cpu:.0} ms"
@@ -151,7 +155,9 @@ pub async fn run(
             "control-plane RSS with 500 running (no checks / tcp)",
             format!("{rss_500:.0} / {rss_tcp:.0} MiB"),
         )
-        .reference(format!("empty control plane {rss_empty:.0} MiB"));
+        .reference(format!(
+            "empty control plane {rss_empty:.0} MiB; after {ROUNDS} x {COUNT} applied and deleted {rss_after_deletes:.0} MiB"
+        ));
     table
         .row(
             SECTION,
