@@ -101,10 +101,14 @@ pub fn main() -> ExitCode {
 fn run_async<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
     future: F,
 ) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(future)
+        .build()?;
+    let result = runtime.block_on(future);
+    // Every task was told to stop; one that does not (a blocked read) must not keep
+    // the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 /// Diagnostics go to stderr; `KASPIRE_LOG` takes tracing filter directives (e.g. `debug`).

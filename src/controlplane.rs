@@ -15,6 +15,7 @@ use crate::apiserver::embedded::Embedded;
 use crate::controllers::Controllers;
 use crate::controllers::context::Leftover;
 use crate::runtime::logs::{self, LogStore};
+use crate::runtime::process::watchdog::stop_session;
 use crate::runtime::process::{Signal, Watchdog, find_tagged, stop_tagged};
 use crate::state_dir::StateDir;
 
@@ -25,6 +26,8 @@ pub struct ControlPlane {
     controllers: Controllers,
     state: StateDir,
     watchdog: Watchdog,
+    /// `KASPIRE_INSTANCE` of this state dir's processes.
+    instance: String,
 }
 
 impl ControlPlane {
@@ -53,6 +56,7 @@ impl ControlPlane {
             controllers,
             state: state.clone(),
             watchdog,
+            instance,
         })
     }
 
@@ -91,6 +95,15 @@ impl ControlPlane {
             remaining.retain(|e| !layer.iter().any(|l| l.uid() == e.uid()));
             futures::future::join_all(layer.iter().map(|exe| delete_and_wait(self.client(), exe)))
                 .await;
+        }
+        // Whatever outlived its resource's grace period (a slow machine, a process that
+        // ignores its signal) is stopped here: nothing of a Session survives its end.
+        let left = stop_session(&self.instance, Duration::from_secs(5)).await;
+        if !left.is_empty() {
+            tracing::warn!(
+                "stopped {} Session process(es) that outlived their resource",
+                left.len()
+            );
         }
         Ok(())
     }

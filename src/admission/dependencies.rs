@@ -12,7 +12,7 @@ use crate::apiserver::error::Cause;
 use crate::apiserver::object_meta;
 use crate::apiserver::resource::{ResourceType, StorageId};
 use crate::apiserver::server::Admission;
-use crate::apiserver::store::StoreView;
+use crate::apiserver::store::{ObjectKey, StoreView};
 
 /// The kaspire kinds that can wait or have a parent, by storage bucket.
 const WORKLOAD_STORAGES: &[&str] = &[
@@ -31,6 +31,20 @@ impl Admission for DependencyGraph {
         }
         let namespace = object_meta::meta_str(object, "namespace").unwrap_or("default");
         let name = object_meta::name(object);
+        // A new cycle must run through this object's own edges, and only a write that
+        // adds or changes them can close one: status writes, finalizers, labels and
+        // objects without waits or a parent skip the whole-namespace graph.
+        let own = edges_of(object);
+        if own.is_empty() {
+            return Vec::new();
+        }
+        let key = ObjectKey::new(&rt.storage, namespace, name);
+        if view
+            .get(&key)
+            .is_some_and(|stored| same_edges(&edges_of(stored), &own))
+        {
+            return Vec::new();
+        }
         let mut edges: HashMap<String, Vec<Edge>> = HashMap::new();
         for storage in WORKLOAD_STORAGES {
             for other in view.list(&StorageId(storage.to_string()), namespace) {
@@ -40,7 +54,7 @@ impl Admission for DependencyGraph {
                 }
             }
         }
-        edges.insert(name.to_string(), edges_of(object));
+        edges.insert(name.to_string(), own);
         check(name, &edges)
     }
 }
@@ -70,6 +84,13 @@ fn edges_of(object: &Value) -> Vec<Edge> {
         });
     }
     edges
+}
+
+fn same_edges(a: &[Edge], b: &[Edge]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.target == y.target && x.field == y.field)
 }
 
 /// The problems `name`'s edges cause in the graph of every object's edges.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use futures::{Stream, StreamExt};
 use kube::api::DynamicObject;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::cli::resources::{KINDS, Kind, Summary};
 
@@ -15,7 +15,10 @@ pub fn watch_all(
 ) -> impl Stream<Item = (Kind, Result<watcher::Event<DynamicObject>, watcher::Error>)> + use<> {
     let streams = KINDS.iter().map(|kind| {
         let kind = *kind;
+        // Backing off on errors also yields: a watch whose server went away must not
+        // spin (and so never see the abort that ends the view).
         watcher(kind.api(client, None), watcher::Config::default())
+            .default_backoff()
             .map(move |event| (kind, event))
             .boxed()
     });

@@ -20,7 +20,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
 use super::health::Checks;
-use super::runs::{Process, Replica, Run, RunHandle, StopCause, lock, stop_replica, watch_exit};
+use super::runs::{Process, Replica, Run, RunHandle, StopCause, lock, stop_replica, track};
 use super::spawn::{LogSink, ReplicaPlan, lifecycle_key, output_files};
 use super::{Error, ports, report, resolve};
 use crate::api::conditions::reason;
@@ -719,20 +719,13 @@ fn spawn_replica_with(
             process.pid()
         ),
     );
-    lock(run).replicas.insert(
+    track(
+        run,
         index,
-        Replica {
-            process: process.clone(),
-            started_at: Timestamp::now(),
-            started: Instant::now(),
-            ended: None,
-            stopping: None,
-            checks,
-            target_ports,
-            tails: Vec::new(),
-        },
+        Replica::new(process, checks, target_ports, Vec::new()),
+        wake,
+        object,
     );
-    watch_exit(run, index, process, wake, object);
     Ok(())
 }
 
@@ -803,20 +796,8 @@ fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
             ),
         );
         let tails = follow_output(exe, ctx, leftover.replica);
-        lock(&run).replicas.insert(
-            leftover.replica,
-            Replica {
-                process: process.clone(),
-                started_at: Timestamp::now(),
-                started: Instant::now(),
-                ended: None,
-                stopping: None,
-                checks,
-                target_ports,
-                tails,
-            },
-        );
-        watch_exit(&run, leftover.replica, process, wake, object.clone());
+        let replica = Replica::new(process, checks, target_ports, tails);
+        track(&run, leftover.replica, replica, wake, object.clone());
     }
     Some(run)
 }
@@ -926,23 +907,11 @@ pub fn adopt_for_cleanup(exe: &Executable, ctx: &Context) -> Option<RunHandle> {
     let run = ctx.runs.insert(&uid, Run::new(String::new()));
     for leftover in found {
         let process = Process::Adopted(crate::runtime::process::Adopted::new(leftover.identity));
-        lock(&run).replicas.insert(
-            leftover.replica,
-            Replica {
-                process: process.clone(),
-                started_at: Timestamp::now(),
-                started: Instant::now(),
-                ended: None,
-                stopping: None,
-                checks: Checks::default(),
-                target_ports: BTreeMap::new(),
-                tails: Vec::new(),
-            },
-        );
-        watch_exit(
+        let replica = Replica::new(process, Checks::default(), BTreeMap::new(), Vec::new());
+        track(
             &run,
             leftover.replica,
-            process,
+            replica,
             ctx.wake_executable.clone(),
             ObjectRef::from_obj(exe),
         );

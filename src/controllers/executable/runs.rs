@@ -106,6 +106,40 @@ pub struct Replica {
     pub tails: Vec<TailHandle>,
 }
 
+impl Replica {
+    /// A replica whose process started (or was found) just now.
+    pub fn new(
+        process: Process,
+        checks: Checks,
+        target_ports: BTreeMap<String, u16>,
+        tails: Vec<TailHandle>,
+    ) -> Replica {
+        Replica {
+            process,
+            started_at: Timestamp::now(),
+            started: Instant::now(),
+            ended: None,
+            stopping: None,
+            checks,
+            target_ports,
+            tails,
+        }
+    }
+}
+
+/// Adds `replica` to the run as replica `index` and watches its process.
+pub fn track(
+    run: &RunHandle,
+    index: u32,
+    replica: Replica,
+    wake: UnboundedSender<ObjectRef<Executable>>,
+    key: ObjectRef<Executable>,
+) {
+    let process = replica.process.clone();
+    lock(run).replicas.insert(index, replica);
+    watch_exit(run, index, process, wake, key);
+}
+
 /// Everything running for one Executable.
 pub struct Run {
     /// Hash of the spec fields the processes were started from; a different hash means
