@@ -25,6 +25,11 @@ use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 use kube::core::ObjectMeta;
 use tokio::sync::Notify;
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{Samples, Table, ensure_namespace, free_port, kaspire_binary, ms, selected};
+
 /// Concurrent in-flight writes for the throughput phase.
 const CONCURRENCY: usize = 64;
 const WRITE_TARGET_PER_S: f64 = 3000.0;
@@ -33,16 +38,6 @@ const WATCH_P99_TARGET_MS: f64 = 5.0;
 const COLD_START_TARGET_MS: f64 = 100.0;
 const WATCHERS: usize = 100;
 const WATCH_WRITES: usize = 200;
-
-/// Whether a phase runs: all by default, or those named on the command line
-/// (`cargo bench --bench apiserver -- watch start`; phases: writes reads watch start etcd).
-fn selected(phase: &str) -> bool {
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    wanted.is_empty() || wanted.iter().any(|w| w == phase)
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -56,147 +51,7 @@ fn main() {
 }
 
 // ---------------------------------------------------------------------------------
-// Figures and the table
-
-/// Sorted samples in milliseconds.
-struct Samples(Vec<f64>);
-
-impl Samples {
-    fn new(mut v: Vec<f64>) -> Self {
-        v.sort_by(|a, b| a.total_cmp(b));
-        Samples(v)
-    }
-    fn pct(&self, p: f64) -> f64 {
-        if self.0.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
-        self.0[rank.clamp(1, self.0.len()) - 1]
-    }
-    fn median(&self) -> f64 {
-        self.pct(50.0)
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-struct Row {
-    section: &'static str,
-    name: String,
-    value: String,
-    reference: String,
-    target: String,
-}
-
-#[derive(Default)]
-struct Table {
-    rows: Vec<Row>,
-    notes: Vec<String>,
-}
-
-impl Table {
-    fn row(
-        &mut self,
-        section: &'static str,
-        name: impl Into<String>,
-        value: impl Into<String>,
-    ) -> &mut Row {
-        let row = Row {
-            section,
-            name: name.into(),
-            value: value.into(),
-            reference: String::new(),
-            target: String::new(),
-        };
-        eprintln!("  {:<44} {}", row.name, row.value);
-        self.rows.push(row);
-        self.rows.last_mut().expect("just pushed")
-    }
-
-    fn print(&self) {
-        let w = |f: fn(&Row) -> &str, min: usize| {
-            self.rows
-                .iter()
-                .map(|r| f(r).len())
-                .max()
-                .unwrap_or(0)
-                .max(min)
-        };
-        let (wn, wv, wr) = (
-            w(|r| &r.name, 6),
-            w(|r| &r.value, 6),
-            w(|r| &r.reference, 9),
-        );
-        let line = "-".repeat(wn + wv + wr + 30);
-        println!("\n{line}");
-        println!(
-            "{:<wn$}  {:>wv$}  {:<wr$}  TARGET",
-            "METRIC", "VALUE", "REFERENCE"
-        );
-        let mut section = "";
-        for row in &self.rows {
-            if row.section != section {
-                section = row.section;
-                println!("{line}\n[{section}]");
-            }
-            println!(
-                "{:<wn$}  {:>wv$}  {:<wr$}  {}",
-                row.name, row.value, row.reference, row.target
-            );
-        }
-        println!("{line}");
-        for note in &self.notes {
-            println!("note: {note}");
-        }
-    }
-}
-
-impl Row {
-    fn reference(&mut self, text: impl Into<String>) -> &mut Self {
-        self.reference = text.into();
-        self
-    }
-    fn at_least(&mut self, value: f64, target: f64, unit: &str) -> &mut Self {
-        let verdict = if value >= target { "PASS" } else { "MISS" };
-        self.target = format!("{verdict} (>= {target} {unit})");
-        self
-    }
-    fn at_most(&mut self, value: f64, target: f64, unit: &str) -> &mut Self {
-        let verdict = if value <= target { "PASS" } else { "MISS" };
-        self.target = format!("{verdict} (<= {target} {unit})");
-        self
-    }
-}
-
-// ---------------------------------------------------------------------------------
 // The server process
-
-fn kaspire_binary() -> anyhow::Result<PathBuf> {
-    if let Ok(bin) = std::env::var("KASPIRE_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    if let Some(bin) = option_env!("CARGO_BIN_EXE_kaspire") {
-        if Path::new(bin).exists() {
-            return Ok(PathBuf::from(bin));
-        }
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("target"));
-    let bin = target.join("release").join("kaspire");
-    if !bin.exists() {
-        eprintln!("building {} (cargo build --release)", bin.display());
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--bin", "kaspire"])
-            .current_dir(manifest)
-            .status()?;
-        anyhow::ensure!(status.success(), "cargo build --release failed");
-    }
-    Ok(bin)
-}
 
 /// A running `kaspire serve`; SIGKILLed when dropped.
 struct Server {
@@ -295,21 +150,6 @@ fn executable(name: &str, round: usize) -> Executable {
     }
 }
 
-async fn ensure_namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
-    use k8s_openapi::api::core::v1::Namespace;
-    let api: Api<Namespace> = Api::all(client.clone());
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    api.create(&PostParams::default(), &ns).await?;
-    Ok(())
-}
-
-/// Runs `ops` with `CONCURRENCY` in flight; returns (elapsed, per-op latencies in ms, results).
 async fn concurrently<T, F, Fut>(
     count: usize,
     op: F,
@@ -822,12 +662,6 @@ async fn etcd(tmp: &Path, table: &mut Table) -> anyhow::Result<()> {
             fmt_pair(lat.median(), lat.pct(99.0))
         ));
     Ok(())
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 async fn etcd_puts(port: u16) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {

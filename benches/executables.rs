@@ -23,6 +23,8 @@
 
 #[path = "executables/chain.rs"]
 mod chain;
+#[path = "common/mod.rs"]
+mod common;
 #[path = "executables/handoff.rs"]
 mod handoff;
 #[path = "executables/helper.rs"]
@@ -38,16 +40,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use common::selected;
 use support::{Server, Table};
-
-/// Whether a phase runs: all by default, or those named on the command line.
-fn selected(phase: &str) -> bool {
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    wanted.is_empty() || wanted.iter().any(|w| w == phase)
-}
 
 fn main() {
     // Re-executed as one of the bench's processes: never returns.

@@ -47,22 +47,7 @@ pub fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-pub async fn ensure_namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
-    use k8s_openapi::api::core::v1::Namespace;
-    let api: Api<Namespace> = Api::all(client.clone());
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    match api.create(&PostParams::default(), &ns).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
+pub use crate::common::ensure_namespace;
 
 /// Creates every object, `IN_FLIGHT` at a time.
 pub async fn create_all(client: &kube::Client, objects: Vec<Executable>) -> anyhow::Result<()> {
