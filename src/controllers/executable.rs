@@ -4,6 +4,7 @@
 //! results). A finalizer makes sure a deleted Executable's processes are stopped —
 //! also when the control plane crashed in the middle of it.
 
+mod adopt;
 mod health;
 mod lifecycle;
 mod ports;
@@ -88,7 +89,7 @@ async fn cleanup(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error> {
     let run = ctx
         .runs
         .get(&uid)
-        .or_else(|| lifecycle::adopt_for_cleanup(&exe, ctx));
+        .or_else(|| adopt::adopt_for_cleanup(&exe, ctx));
     if let Some(run) = run {
         let (signal, timeout) = shutdown_of(&exe);
         let indexes: Vec<u32> = lock(&run).replicas.keys().copied().collect();

@@ -21,8 +21,8 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::health::Checks;
 use super::runs::{Process, Replica, Run, RunHandle, StopCause, lock, stop_replica, track};
-use super::spawn::{LogSink, ReplicaPlan, lifecycle_key, output_files};
-use super::{Error, ports, report, resolve};
+use super::spawn::{LogSink, ReplicaPlan, lifecycle_key};
+use super::{Error, adopt, ports, report, resolve};
 use crate::api::conditions::reason;
 use crate::api::{
     Executable, ExecutableStatus, RESTART_REQUESTED_AT_ANNOTATION, ResourceState, RestartPolicy,
@@ -33,9 +33,7 @@ use crate::controllers::context::Context;
 use crate::controllers::status_patch;
 use crate::controllers::waits::{Verdict, Waits};
 use crate::runtime::logs::ResourceRef;
-use crate::runtime::process::{
-    OutputSink, Signal, Stream, TailFrom, TailHandle, signal_from_name, spawn, tail_file,
-};
+use crate::runtime::process::{Signal, signal_from_name, spawn};
 
 /// What the reconcile decided the object's state is, before the status is assembled.
 struct Outcome {
@@ -104,7 +102,7 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         return Ok(Action::await_change());
     }
     let key = lifecycle_key(&exe);
-    let run = ctx.runs.get(&uid).or_else(|| adopt(&exe, ctx, &key));
+    let run = ctx.runs.get(&uid).or_else(|| adopt::adopt(&exe, ctx, &key));
     let parent_gone = parent_stopped(&exe, ctx);
     let mut outcome: Option<Outcome> = None;
     let mut start_bypassing_waits = false;
@@ -729,101 +727,6 @@ fn spawn_replica_with(
     Ok(())
 }
 
-/// Takes the processes of this object found at control-plane start: adopts those that
-/// match the current spec, stops the rest. Returns the adopted run, if any.
-fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
-    let uid = exe.uid().unwrap_or_default();
-    let found = lock(&ctx.leftovers).remove(&uid)?;
-    let desired = exe.spec.run.replicas.max(0) as u32;
-    let (signal, timeout) = shutdown_of(exe);
-    let mut keep = Vec::new();
-    for leftover in found {
-        if leftover.lifecycle_key == key && leftover.replica < desired && !exe.spec.run.stopped {
-            keep.push(leftover);
-        } else {
-            let process =
-                Process::Adopted(crate::runtime::process::Adopted::new(leftover.identity));
-            ctx.system_log(
-                exe,
-                leftover.replica,
-                &format!(
-                    "stopping leftover process {} (its spec is out of date)",
-                    leftover.identity.pid
-                ),
-            );
-            tokio::spawn(async move { process.stop(signal, timeout).await });
-        }
-    }
-    if keep.is_empty() {
-        return None;
-    }
-    let mut run = Run::new(key.to_owned());
-    run.ports = ports::plan(exe, exe.status.as_ref().map_or(&[][..], |s| &s.endpoints)).ok()?;
-    let run = ctx.runs.insert(&uid, run);
-    let object = ObjectRef::from_obj(exe);
-    let replica_ports = exe
-        .status
-        .as_ref()
-        .map(|s| s.replicas.clone())
-        .unwrap_or_default();
-    for leftover in keep {
-        let process = Process::Adopted(crate::runtime::process::Adopted::new(leftover.identity));
-        let target_ports: BTreeMap<String, u16> = replica_ports
-            .iter()
-            .find(|r| r.index as u32 == leftover.replica)
-            .map(|r| {
-                r.target_ports
-                    .iter()
-                    .map(|(k, v)| (k.clone(), *v as u16))
-                    .collect()
-            })
-            .unwrap_or_default();
-        lock(&run).ports.adopt(leftover.replica, &target_ports);
-        let wake = ctx.wake_executable.clone();
-        let checks = {
-            let (wake, object) = (wake.clone(), object.clone());
-            Checks::start(exe, &target_ports, &Default::default(), move || {
-                let _ = wake.send(object.clone());
-            })
-            .unwrap_or_default()
-        };
-        ctx.system_log(
-            exe,
-            leftover.replica,
-            &format!(
-                "adopted replica {} (pid {}) after a control-plane restart",
-                leftover.replica, leftover.identity.pid
-            ),
-        );
-        let tails = follow_output(exe, ctx, leftover.replica);
-        let replica = Replica::new(process, checks, target_ports, tails);
-        track(&run, leftover.replica, replica, wake, object.clone());
-    }
-    Some(run)
-}
-
-/// Follows the output files of an adopted Persistent replica into its log, from their
-/// current end (what it wrote while no control plane ran stays in the files).
-fn follow_output(exe: &Executable, ctx: &Context, index: u32) -> Vec<TailHandle> {
-    if exe.spec.run.lifetime != crate::api::Lifetime::Persistent {
-        return Vec::new();
-    }
-    let resource = ResourceRef::new(
-        &exe.namespace().unwrap_or_default(),
-        "Executable",
-        &exe.name_any(),
-    );
-    let Ok(sink) = LogSink::open(&ctx.logs, &resource, index) else {
-        return Vec::new();
-    };
-    let sink: Arc<dyn OutputSink> = Arc::new(sink);
-    let (stdout, stderr) = output_files(&ctx.run_dir, exe, index);
-    vec![
-        tail_file(stdout, Stream::Stdout, sink.clone(), TailFrom::End),
-        tail_file(stderr, Stream::Stderr, sink, TailFrom::End),
-    ]
-}
-
 /// Events and system log lines for the transitions between `old` and `new`.
 fn announce(
     exe: &Executable,
@@ -897,24 +800,4 @@ fn announce(
             new.message.clone().unwrap_or_else(|| "not ready".into()),
         );
     }
-}
-
-/// For a deleted object after a control-plane restart: every leftover process of it,
-/// whatever its spec, as a run to stop.
-pub fn adopt_for_cleanup(exe: &Executable, ctx: &Context) -> Option<RunHandle> {
-    let uid = exe.uid().unwrap_or_default();
-    let found = lock(&ctx.leftovers).remove(&uid)?;
-    let run = ctx.runs.insert(&uid, Run::new(String::new()));
-    for leftover in found {
-        let process = Process::Adopted(crate::runtime::process::Adopted::new(leftover.identity));
-        let replica = Replica::new(process, Checks::default(), BTreeMap::new(), Vec::new());
-        track(
-            &run,
-            leftover.replica,
-            replica,
-            ctx.wake_executable.clone(),
-            ObjectRef::from_obj(exe),
-        );
-    }
-    Some(run)
 }
