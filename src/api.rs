@@ -24,6 +24,7 @@ pub use common::{
 };
 pub use container::{
     Container, ContainerSpec, ContainerStatus, PullPolicy, VolumeMount, VolumeType,
+    container_network,
 };
 pub use executable::{Executable, ExecutableSpec, ExecutableStatus};
 pub use parameter::{GenerateSpec, Parameter, ParameterSpec, ParameterStatus};

@@ -4,7 +4,10 @@
 //! - [`directory`]: reflector caches of every kaspire object; the source of truth for
 //!   waits, and the trigger that wakes dependents after a dependency changed.
 //! - [`waits`]: pure judgement of `waitFor`, parent and Parameter waits.
-//! - [`executable`]: processes — spawn, supervise, restart, probe, stop, adopt.
+//! - [`workload`]: the lifecycle Executables and Containers share — waits, requests,
+//!   restarts, health, ports and proxies, expressions, status.
+//! - [`executable`]: replicas as processes — spawn, stop, adopt.
+//! - [`container`]: replicas as Docker containers — create, start, stop, adopt.
 //! - [`parameter`]: inputs and secrets — value, fromEnv, generated once, owned Secret.
 //! - [`backoff`], [`status_patch`], [`context`]: shared pieces.
 
@@ -15,6 +18,7 @@ pub mod executable;
 pub mod parameter;
 pub mod status_patch;
 pub mod waits;
+pub mod workload;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -82,7 +86,7 @@ impl Controllers {
             let _ = rx.wait_for(|s| *s).await;
         };
         let stop = futures::future::FutureExt::shared(Box::pin(stop));
-        tasks.push(tokio::spawn(executable::run(
+        tasks.push(tokio::spawn(workload::run::<crate::api::Executable>(
             ctx.clone(),
             wake_rx,
             stop.clone(),

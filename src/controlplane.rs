@@ -127,7 +127,8 @@ async fn delete_and_wait(client: kube::Client, exe: &Executable) {
     if api.delete(&name, &DeleteParams::default()).await.is_err() {
         return;
     }
-    let timeout = crate::controllers::executable::shutdown_of(exe).1 + Duration::from_secs(5);
+    let timeout =
+        crate::controllers::workload::shutdown_of(&exe.spec.run).1 + Duration::from_secs(5);
     let _ = tokio::time::timeout(timeout, async {
         while api
             .get_opt(&name)

@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::directory::Directory;
-use super::executable::runs::Runs;
+use super::workload::runs::Runs;
 use crate::api::Executable;
 use crate::runtime::logs::{LogStore, ResourceRef, Source};
 use crate::runtime::process::ProcessIdentity;
