@@ -12,6 +12,7 @@
 //! - [`backoff`], [`status_patch`], [`context`]: shared pieces.
 
 pub mod backoff;
+pub mod container;
 pub mod context;
 pub mod directory;
 pub mod executable;
@@ -47,19 +48,28 @@ impl Controllers {
         leftovers: std::collections::HashMap<String, Vec<Leftover>>,
     ) -> Controllers {
         let (wake_executable, wake_rx) = mpsc::unbounded_channel();
+        let (wake_container, wake_container_rx) = mpsc::unbounded_channel();
         // The directory wakes dependents; it needs the directory itself to find them,
         // so it reads it through a cell filled right after.
         let cell: Arc<std::sync::OnceLock<Directory>> = Arc::default();
         let on_change: OnChange = {
             let cell = cell.clone();
             let wake = wake_executable.clone();
+            let wake_ctr = wake_container.clone();
             Arc::new(move |namespace: &str, name: &str| {
                 let Some(directory) = cell.get() else { return };
                 for exe in directory.executables.state() {
                     if exe.metadata.namespace.as_deref() == Some(namespace)
-                        && depends_on(&exe, name)
+                        && depends_on(&exe.spec.run, name)
                     {
                         let _ = wake.send(ObjectRef::from_obj(&*exe));
+                    }
+                }
+                for ctr in directory.containers.state() {
+                    if ctr.metadata.namespace.as_deref() == Some(namespace)
+                        && depends_on(&ctr.spec.run, name)
+                    {
+                        let _ = wake_ctr.send(ObjectRef::from_obj(&*ctr));
                     }
                 }
             })
@@ -77,8 +87,12 @@ impl Controllers {
             run_dir,
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             runs: Default::default(),
+            containers: Default::default(),
             leftovers: Mutex::new(leftovers),
             wake_executable,
+            wake_container,
+            docker: Default::default(),
+            host_bridges: Default::default(),
         });
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let stop = async move {
@@ -89,6 +103,11 @@ impl Controllers {
         tasks.push(tokio::spawn(workload::run::<crate::api::Executable>(
             ctx.clone(),
             wake_rx,
+            stop.clone(),
+        )));
+        tasks.push(tokio::spawn(workload::run::<crate::api::Container>(
+            ctx.clone(),
+            wake_container_rx,
             stop.clone(),
         )));
         tasks.push(tokio::spawn(parameter::run(ctx.clone(), stop)));
@@ -108,9 +127,9 @@ impl Controllers {
     }
 }
 
-/// Whether `exe` waits on, is a child of, or references `name`.
-pub fn depends_on(exe: &crate::api::Executable, name: &str) -> bool {
-    let spec = &exe.spec.run;
+/// Whether an Executable or Container with `spec` waits on, is a child of, or
+/// references `name`.
+pub fn depends_on(spec: &crate::api::RunSpec, name: &str) -> bool {
     spec.wait_for.iter().any(|w| w.name == name)
         || spec.parent.as_ref().is_some_and(|p| p.name == name)
         || spec.references.iter().any(|r| r == name)

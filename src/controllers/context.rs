@@ -10,9 +10,11 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::container::network::HostBridges;
 use super::directory::Directory;
 use super::workload::runs::Runs;
-use crate::api::Executable;
+use crate::api::{Container, Executable};
+use crate::runtime::docker::Runtime as Docker;
 use crate::runtime::logs::{LogStore, ResourceRef, Source};
 use crate::runtime::process::ProcessIdentity;
 
@@ -31,10 +33,17 @@ pub struct Context {
     pub recorder: Recorder,
     /// Live replica processes of every Executable, by object uid.
     pub runs: Runs,
+    /// Live replica containers of every Container, by object uid.
+    pub containers: Runs,
     /// Processes of ours found running when the control plane started, by object uid;
     /// each reconcile takes its own once (adopt or stop).
     pub leftovers: Mutex<HashMap<String, Vec<Leftover>>>,
     pub wake_executable: UnboundedSender<ObjectRef<Executable>>,
+    pub wake_container: UnboundedSender<ObjectRef<Container>>,
+    /// The Docker Engine, connected on first use (apps without Containers never do).
+    pub docker: Docker,
+    /// Forwarders that let containers reach host processes on loopback.
+    pub host_bridges: HostBridges,
 }
 
 /// A process of ours that was running when the control plane started.

@@ -12,9 +12,9 @@ use super::spawn::{LogSink, output_files};
 use crate::api::Executable;
 use crate::controllers::context::Context;
 use crate::controllers::workload::health::{Checks, ExecIn};
-use crate::controllers::workload::runs::{Process, Replica, Run, RunHandle, lock, track};
+use crate::controllers::workload::runs::{Follower, Process, Replica, Run, RunHandle, lock, track};
 use crate::controllers::workload::{Workload, ports, shutdown_of};
-use crate::runtime::process::{Adopted, OutputSink, Stream, TailFrom, TailHandle, tail_file};
+use crate::runtime::process::{Adopted, OutputSink, Stream, TailFrom, tail_file};
 
 /// Takes the processes of this object found at control-plane start: adopts those that
 /// match the current spec, stops the rest. Returns the adopted run, if any.
@@ -97,7 +97,7 @@ pub fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
 
 /// Follows the output files of an adopted Persistent replica into its log, from their
 /// current end (what it wrote while no control plane ran stays in the files).
-fn follow_output(exe: &Executable, ctx: &Context, index: u32) -> Vec<TailHandle> {
+fn follow_output(exe: &Executable, ctx: &Context, index: u32) -> Vec<Follower> {
     if exe.spec.run.lifetime != crate::api::Lifetime::Persistent {
         return Vec::new();
     }
@@ -107,8 +107,13 @@ fn follow_output(exe: &Executable, ctx: &Context, index: u32) -> Vec<TailHandle>
     let sink: Arc<dyn OutputSink> = Arc::new(sink);
     let (stdout, stderr) = output_files(&ctx.run_dir, exe, index);
     vec![
-        tail_file(stdout, Stream::Stdout, sink.clone(), TailFrom::End),
-        tail_file(stderr, Stream::Stderr, sink, TailFrom::End),
+        Box::new(tail_file(
+            stdout,
+            Stream::Stdout,
+            sink.clone(),
+            TailFrom::End,
+        )),
+        Box::new(tail_file(stderr, Stream::Stderr, sink, TailFrom::End)),
     ]
 }
 

@@ -15,7 +15,7 @@ use super::health::Checks;
 use super::ports::PortPlan;
 use crate::api::RunStatus;
 use crate::runtime::docker::ContainerProcess;
-use crate::runtime::process::{Adopted, Running, Signal, TailHandle};
+use crate::runtime::process::{Adopted, Running, Signal};
 
 /// A replica's process: our child, one adopted after a control-plane restart, or a
 /// container.
@@ -129,8 +129,11 @@ pub struct Replica {
     pub stopping: Option<StopCause>,
     pub checks: Checks,
     pub target_ports: BTreeMap<String, u16>,
-    /// Followers of an adopted Persistent replica's output files (dropping stops them).
-    pub tails: Vec<TailHandle>,
+    /// Followers of the replica's output kept apart from its process (an adopted
+    /// Persistent process's files, a container's log stream); dropping stops them.
+    pub followers: Vec<Follower>,
+    /// The image a container replica runs, as the engine resolved it.
+    pub image: Option<String>,
 }
 
 impl Replica {
@@ -139,7 +142,7 @@ impl Replica {
         process: Process,
         checks: Checks,
         target_ports: BTreeMap<String, u16>,
-        tails: Vec<TailHandle>,
+        followers: Vec<Follower>,
     ) -> Replica {
         Replica {
             process,
@@ -149,10 +152,14 @@ impl Replica {
             stopping: None,
             checks,
             target_ports,
-            tails,
+            followers,
+            image: None,
         }
     }
 }
+
+/// Something that follows a replica's output while it is kept.
+pub type Follower = Box<dyn Send + Sync>;
 
 /// Adds `replica` to the run as replica `index` and watches its process.
 pub fn track<K: kube::Resource + Send + 'static>(
