@@ -186,7 +186,8 @@ pub fn create_body(
         .as_ref()
         .map(|ip| vec![format!("{CONTAINER_HOST_ALIAS}:{ip}")]);
     let mut body = ContainerCreateBody {
-        image: Some(image_id.to_owned()),
+        // By reference, so `docker ps` shows the name; the id is in a label.
+        image: Some(spec.image.clone()),
         entrypoint: spec.entrypoint.clone().map(|e| vec![e]),
         cmd: (!launch.args.is_empty()).then(|| launch.args.clone()),
         env: Some(env),
