@@ -1,6 +1,10 @@
 //! Shared fixtures for the end-to-end tests: a real `kaspire serve` process on a
-//! temporary state dir, and the real kubectl binaries present on the machine.
+//! temporary state dir, the real kubectl binaries present on the machine, and Docker
+//! (`docker`: is an Engine there, the local test images).
 #![allow(dead_code)]
+
+pub mod busybox;
+pub mod docker;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
