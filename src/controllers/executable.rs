@@ -56,6 +56,7 @@ impl Workload for Executable {
 
     async fn launch(&self, ctx: &Context, launch: Launch<'_>) -> Result<Replica, String> {
         let index = launch.index;
+        let shown_args = launch.masked_args.join(" ");
         let plan = ReplicaPlan {
             exe: self,
             index,
@@ -86,9 +87,8 @@ impl Workload for Executable {
             self,
             index,
             &format!(
-                "started replica {index}: {} {} (pid {})",
+                "started replica {index}: {} {shown_args} (pid {})",
                 process_spec.command,
-                process_spec.args.join(" "),
                 process.pid()
             ),
         );

@@ -64,6 +64,8 @@ pub struct Launch<'a> {
     pub env: Vec<(String, String)>,
     /// Resolved `args`.
     pub args: Vec<String>,
+    /// `args` with secret values masked, for logs.
+    pub masked_args: Vec<String>,
     /// Where the replica is reached from the host, per endpoint (a process's own
     /// port; a container's published port).
     pub target_ports: BTreeMap<String, u16>,

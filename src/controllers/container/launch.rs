@@ -17,7 +17,7 @@ use kube::runtime::reflector::ObjectRef;
 use super::image::{self, Image};
 use super::network;
 use super::spec::{self, HostGateway};
-use crate::api::{Container, EndpointScheme, Lifetime, container_network};
+use crate::api::{Container, EndpointScheme, Lifetime};
 use crate::controllers::context::Context;
 use crate::controllers::executable::spawn::{LogSink, SOURCE_DIR_ANNOTATION};
 use crate::controllers::workload::health::{Checks, ExecIn};
@@ -36,7 +36,8 @@ pub async fn launch(ctr: &Container, ctx: &Context, launch: Launch<'_>) -> Resul
         .writer(&ctr.log_ref(), index, Source::Startup)
         .map_err(|e| format!("cannot open the log of {}: {e}", ctr.name_any()))?;
     let image = image::ensure(&docker, ctr, &startup).await?;
-    let gateway = network::ensure(&docker, &container_network(ctr), &ctx.instance).await?;
+    let network_name = network::engine_name(ctr, &ctx.instance);
+    let gateway = network::ensure(&docker, &network_name, &ctx.instance).await?;
     let body = spec::create_body(
         ctr,
         &launch,

@@ -16,13 +16,35 @@ use bollard::Docker;
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
 
+use crate::api::{Container, container_network};
 use crate::runtime::docker::labels;
 use crate::runtime::ports::Protocol;
 use crate::runtime::proxy::{Backend, Proxy};
 
+/// The engine's name of the network `ctr` joins: `spec.network` as given (shared on
+/// purpose), else the namespace's network of this control plane — network names are
+/// global on an engine, and two projects (or test runs) must not share one by accident.
+pub fn engine_name(ctr: &Container, instance: &str) -> String {
+    match &ctr.spec.network {
+        Some(name) => name.clone(),
+        None => {
+            let short: String = instance
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(8)
+                .collect();
+            format!("{}-{short}", container_network(ctr))
+        }
+    }
+}
+
+/// Serializes network creation: the engine accepts two networks with one name.
+static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Makes sure the network exists (creating it, labelled as ours, if not) and returns
 /// its gateway address.
 pub async fn ensure(docker: &Docker, name: &str, instance: &str) -> Result<Option<IpAddr>, String> {
+    let _creating = CREATING.lock().await;
     if let Some(gateway) = gateway(docker, name).await? {
         return Ok(gateway);
     }

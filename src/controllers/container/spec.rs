@@ -11,8 +11,9 @@ use bollard::models::{
 };
 use kube::ResourceExt;
 
+use super::network::engine_name;
 use super::runtime_args;
-use crate::api::{Container, EndpointScheme, Lifetime, VolumeType, container_network};
+use crate::api::{Container, EndpointScheme, Lifetime, VolumeType};
 use crate::controllers::executable::spawn::SOURCE_DIR_ANNOTATION;
 use crate::controllers::workload::Launch;
 use crate::expr::CONTAINER_HOST_ALIAS;
@@ -108,7 +109,7 @@ pub fn create_body(
     base: &Path,
 ) -> Result<ContainerCreateBody, String> {
     let spec = &ctr.spec;
-    let network = container_network(ctr);
+    let network = engine_name(ctr, instance);
     let mut env: Vec<String> = Vec::new();
     let mut exposed = Vec::new();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();

@@ -401,6 +401,17 @@ fn parent_stopped<K: Workload>(object: &K, ctx: &Context) -> Option<String> {
     let parent = object.run_spec().parent.as_ref()?;
     let namespace = object.namespace().unwrap_or_default();
     match ctx.directory.lookup(&namespace, &parent.name) {
+        // Released by an Orphan delete (its ownerReference is gone): keep running, as
+        // Kubernetes leaves orphans alone.
+        None if !object
+            .meta()
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.name == parent.name) =>
+        {
+            None
+        }
         None => Some(format!("parent {} was deleted", parent.name)),
         Some(dep) if dep.state.is_terminal() || dep.state == ResourceState::Stopping => {
             Some(format!("parent {} is {}", parent.name, dep.state))
@@ -691,6 +702,7 @@ async fn launch_replica<K: Workload>(
         lifecycle_key: &key,
         env: resolved.env,
         args: resolved.args,
+        masked_args: resolved.masked_args,
         target_ports,
     };
     let replica = object.launch(ctx, launch).await.map_err(invalid)?;

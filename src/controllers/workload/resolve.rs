@@ -24,6 +24,8 @@ use crate::expr::{
 pub struct Inputs {
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
+    /// `args` with secret values masked: what logs and events may show.
+    pub masked_args: Vec<String>,
 }
 
 /// Why the inputs cannot be resolved yet.
@@ -92,6 +94,7 @@ pub fn inputs<K: Workload>(object: &K, ctx: &Context, own: Entry) -> Result<Inpu
         env.extend(reference_env(&ctx.directory, &namespace, &snapshot, name)?);
     }
     let mut args = Vec::new();
+    let mut masked_args = Vec::new();
     for (field, template) in &templates {
         let resolved = template
             .resolve(&snapshot)
@@ -101,10 +104,17 @@ pub fn inputs<K: Workload>(object: &K, ctx: &Context, own: Entry) -> Result<Inpu
             .and_then(|f| f.strip_suffix("].value"))
         {
             Some(name) => env.push((name.to_owned(), resolved.text)),
-            None => args.push(resolved.text),
+            None => {
+                args.push(resolved.text);
+                masked_args.push(resolved.masked);
+            }
         }
     }
-    Ok(Inputs { env, args })
+    Ok(Inputs {
+        env,
+        args,
+        masked_args,
+    })
 }
 
 /// What the consumer can know about `names` (and what their connection strings name).
