@@ -6,6 +6,7 @@
 //! - [`waits`]: pure judgement of `waitFor`, parent and Parameter waits.
 //! - [`executable`]: processes — spawn, supervise, restart, probe, stop, adopt.
 //! - [`parameter`]: inputs and secrets — value, fromEnv, generated once, owned Secret.
+//! - [`value`]: resources with no process — mirror the parent, run `onParentReady`.
 //! - [`backoff`], [`status_patch`], [`context`]: shared pieces.
 
 pub mod backoff;
@@ -14,6 +15,7 @@ pub mod directory;
 pub mod executable;
 pub mod parameter;
 pub mod status_patch;
+pub mod value;
 pub mod waits;
 
 use std::path::PathBuf;
@@ -43,12 +45,14 @@ impl Controllers {
         leftovers: std::collections::HashMap<String, Vec<Leftover>>,
     ) -> Controllers {
         let (wake_executable, wake_rx) = mpsc::unbounded_channel();
+        let (wake_value, wake_value_rx) = mpsc::unbounded_channel();
         // The directory wakes dependents; it needs the directory itself to find them,
         // so it reads it through a cell filled right after.
         let cell: Arc<std::sync::OnceLock<Directory>> = Arc::default();
         let on_change: OnChange = {
             let cell = cell.clone();
             let wake = wake_executable.clone();
+            let wake_value = wake_value.clone();
             Arc::new(move |namespace: &str, name: &str| {
                 let Some(directory) = cell.get() else { return };
                 for exe in directory.executables.state() {
@@ -56,6 +60,13 @@ impl Controllers {
                         && depends_on(&exe, name)
                     {
                         let _ = wake.send(ObjectRef::from_obj(&*exe));
+                    }
+                }
+                for value in directory.values.state() {
+                    if value.metadata.namespace.as_deref() == Some(namespace)
+                        && value::depends_on(&value, name)
+                    {
+                        let _ = wake_value.send(ObjectRef::from_obj(&*value));
                     }
                 }
             })
@@ -87,7 +98,13 @@ impl Controllers {
             wake_rx,
             stop.clone(),
         )));
-        tasks.push(tokio::spawn(parameter::run(ctx.clone(), stop)));
+        tasks.push(tokio::spawn(parameter::run(ctx.clone(), stop.clone())));
+        tasks.push(tokio::spawn(value::run(
+            ctx.clone(),
+            wake_value,
+            wake_value_rx,
+            stop,
+        )));
         Controllers {
             ctx,
             shutdown,

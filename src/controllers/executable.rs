@@ -9,7 +9,7 @@ mod health;
 mod lifecycle;
 mod ports;
 mod report;
-mod resolve;
+pub(crate) mod resolve;
 pub mod runs;
 pub mod spawn;
 

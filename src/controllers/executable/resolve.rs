@@ -107,7 +107,7 @@ pub fn inputs(exe: &Executable, ctx: &Context, own: Entry) -> Result<Inputs, Pro
 }
 
 /// What the consumer can know about `names` (and what their connection strings name).
-fn snapshot(
+pub(crate) fn snapshot(
     directory: &Directory,
     namespace: &str,
     names: Vec<String>,
