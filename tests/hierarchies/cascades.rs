@@ -138,7 +138,7 @@ fn orphan_keeps_the_children_released_from_the_parent() {
 }
 
 #[test]
-#[ignore = "bug B7 in /work/bugs.md: an orphaned child Executable is stopped as if its parent was deleted"]
+#[ignore = "bug V1 in /work/bugs.md: an orphaned child Executable is stopped as if its parent was deleted"]
 fn orphaned_child_executables_keep_running() {
     let app = App::start();
     family(&app, sleeper());
