@@ -28,7 +28,7 @@ pub use container::{
 };
 pub use executable::{Executable, ExecutableSpec, ExecutableStatus};
 pub use parameter::{GenerateSpec, Parameter, ParameterSpec, ParameterStatus};
-pub use value::{OnParentReady, Value, ValueSpec, ValueStatus};
+pub use value::{OnParentReady, OnParentReadyStatus, Value, ValueSpec, ValueStatus};
 
 /// API group of every kaspire kind.
 pub const GROUP: &str = "kaspire.dev";

@@ -9,6 +9,7 @@
 //! - [`executable`]: replicas as processes — spawn, stop, adopt.
 //! - [`container`]: replicas as Docker containers — create, start, stop, adopt.
 //! - [`parameter`]: inputs and secrets — value, fromEnv, generated once, owned Secret.
+//! - [`value`]: resources with no process — mirror the parent, run `onParentReady`.
 //! - [`backoff`], [`status_patch`], [`context`]: shared pieces.
 
 pub mod backoff;
@@ -18,6 +19,7 @@ pub mod directory;
 pub mod executable;
 pub mod parameter;
 pub mod status_patch;
+pub mod value;
 pub mod waits;
 pub mod workload;
 
@@ -49,6 +51,7 @@ impl Controllers {
     ) -> Controllers {
         let (wake_executable, wake_rx) = mpsc::unbounded_channel();
         let (wake_container, wake_container_rx) = mpsc::unbounded_channel();
+        let (wake_value, wake_value_rx) = mpsc::unbounded_channel();
         // The directory wakes dependents; it needs the directory itself to find them,
         // so it reads it through a cell filled right after.
         let cell: Arc<std::sync::OnceLock<Directory>> = Arc::default();
@@ -56,6 +59,7 @@ impl Controllers {
             let cell = cell.clone();
             let wake = wake_executable.clone();
             let wake_ctr = wake_container.clone();
+            let wake_value = wake_value.clone();
             Arc::new(move |namespace: &str, name: &str| {
                 let Some(directory) = cell.get() else { return };
                 for exe in directory.executables.state() {
@@ -70,6 +74,13 @@ impl Controllers {
                         && depends_on(&ctr.spec.run, name)
                     {
                         let _ = wake_ctr.send(ObjectRef::from_obj(&*ctr));
+                    }
+                }
+                for value in directory.values.state() {
+                    if value.metadata.namespace.as_deref() == Some(namespace)
+                        && value::depends_on(&value, name)
+                    {
+                        let _ = wake_value.send(ObjectRef::from_obj(&*value));
                     }
                 }
             })
@@ -110,7 +121,13 @@ impl Controllers {
             wake_container_rx,
             stop.clone(),
         )));
-        tasks.push(tokio::spawn(parameter::run(ctx.clone(), stop)));
+        tasks.push(tokio::spawn(parameter::run(ctx.clone(), stop.clone())));
+        tasks.push(tokio::spawn(value::run(
+            ctx.clone(),
+            wake_value,
+            wake_value_rx,
+            stop,
+        )));
         Controllers {
             ctx,
             shutdown,

@@ -24,7 +24,7 @@ use futures::StreamExt;
 use crate::runtime::process::{Signal, signal_name};
 
 pub use logs::follow_logs;
-pub use probe::{ContainerExec, ImageHealth, exec};
+pub use probe::{ContainerExec, ImageHealth, exec, exec_lines};
 
 /// Labels on every container, network and volume kaspire creates.
 pub mod labels {

@@ -118,7 +118,7 @@ pub fn inputs<K: Workload>(object: &K, ctx: &Context, own: Entry) -> Result<Inpu
 }
 
 /// What the consumer can know about `names` (and what their connection strings name).
-fn snapshot(
+pub(crate) fn snapshot(
     directory: &Directory,
     namespace: &str,
     names: Vec<String>,

@@ -53,13 +53,13 @@ impl Drop for Follower {
 
 /// Partial lines per stream, completed by later chunks.
 #[derive(Default)]
-struct Lines {
+pub(super) struct Lines {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
 
 impl Lines {
-    fn push(&mut self, stream: Stream, chunk: &[u8], sink: &dyn OutputSink) {
+    pub(super) fn push(&mut self, stream: Stream, chunk: &[u8], sink: &dyn OutputSink) {
         let buffer = match stream {
             Stream::Stdout => &mut self.stdout,
             Stream::Stderr => &mut self.stderr,
@@ -75,7 +75,7 @@ impl Lines {
         }
     }
 
-    fn flush(&mut self, sink: &dyn OutputSink) {
+    pub(super) fn flush(&mut self, sink: &dyn OutputSink) {
         if !self.stdout.is_empty() {
             sink.line(Stream::Stdout, &self.stdout);
         }

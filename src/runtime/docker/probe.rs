@@ -60,6 +60,22 @@ pub async fn exec(
         .ok_or_else(|| format!("`{shown}` did not report an exit code"))
 }
 
+/// Runs `command` inside the container with its output, line by line, into `sink`;
+/// returns the exit code.
+pub async fn exec_lines(
+    container: &ContainerRef,
+    command: &[String],
+    sink: &dyn crate::runtime::process::OutputSink,
+) -> Result<i64, String> {
+    let mut lines = super::logs::Lines::default();
+    let code = exec(container, command, |stream, chunk| {
+        lines.push(stream, chunk, sink)
+    })
+    .await;
+    lines.flush(sink);
+    code
+}
+
 /// An `exec` health check: healthy iff the command exits with 0 inside the container.
 pub struct ContainerExec {
     container: ContainerRef,
