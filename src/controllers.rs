@@ -104,6 +104,7 @@ impl Controllers {
             wake_container,
             docker: Default::default(),
             host_bridges: Default::default(),
+            reconciled: Default::default(),
         });
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let stop = async move {

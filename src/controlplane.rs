@@ -63,6 +63,13 @@ impl ControlPlane {
         };
         // Containers of objects deleted while no control plane ran.
         control_plane.sweep_containers(false).await;
+        // Ready once every resource was looked at: a status an earlier control plane
+        // wrote (Ready, with a proxy that no longer runs) must not satisfy `--wait` or
+        // a waiter before it is confirmed.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !control_plane.controllers.ctx.caught_up() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         Ok(control_plane)
     }
 

@@ -148,7 +148,8 @@ pub async fn run<K: Workload>(
 
 async fn reconcile<K: Workload>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
-    finalizer(&api, FINALIZER, object, |event| async {
+    let uid = object.uid().unwrap_or_default();
+    let result = finalizer(&api, FINALIZER, object, |event| async {
         match event {
             Finalizer::Apply(object) => lifecycle::apply(object, &ctx).await,
             Finalizer::Cleanup(object) => cleanup(object, &ctx).await,
@@ -159,7 +160,9 @@ async fn reconcile<K: Workload>(object: Arc<K>, ctx: Arc<Context>) -> Result<Act
         kube::runtime::finalizer::Error::ApplyFailed(e)
         | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
         other => Error::Finalizer(other.to_string()),
-    })
+    });
+    ctx.mark_reconciled(&uid);
+    result
 }
 
 fn error_policy<K: Workload>(object: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {

@@ -118,3 +118,46 @@ fn exec_checks_run_inside_and_the_image_healthcheck_counts() {
     let exec = app.wait_ready("exec");
     assert_eq!(exec["status"]["health"], "Healthy");
 }
+
+#[test]
+fn a_value_runs_its_command_inside_its_container_parent_and_children_stop_with_it() {
+    require_docker!();
+    let app = App::start();
+    app.apply_ctr("server", shell("mkdir -p /tmp/dbs; exec sleep 600"));
+    app.apply(
+        "Value",
+        "appdata",
+        json!({
+            "parent": {"name": "server"},
+            "connectionString": "server=server;db=appdata",
+            "onParentReady": {"exec": {"command": ["sh", "-c", "mkdir /tmp/dbs/appdata && echo created-inside"]}},
+        }),
+    );
+    // A process child of the container: contained like any child.
+    app.apply(
+        "Executable",
+        "sidecar",
+        json!({"command": "sleep", "args": ["600"], "parent": {"name": "server"}}),
+    );
+    app.wait("val", "appdata", "Ready", |v| is_true(v, "Ready"));
+    let log = app.kubectl.ok(&[
+        "get",
+        "--raw",
+        "/apis/kaspire.dev/v1alpha1/namespaces/default/values/appdata/log",
+    ]);
+    assert!(
+        log.contains("created-inside"),
+        "the command's output is in the Value's log:\n{log}"
+    );
+    app.wait_state("exe", "sidecar", "Running");
+
+    app.patch("ctr", "server", json!({"spec": {"stopped": true}}));
+    let sidecar = app.wait_state("exe", "sidecar", "Exited");
+    assert!(
+        message(&sidecar).contains("server"),
+        "{:#}",
+        sidecar["status"]
+    );
+    eventually(WAIT, || app.containers().is_empty().then_some(()))
+        .expect("the stopped parent container was removed");
+}
