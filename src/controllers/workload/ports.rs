@@ -97,15 +97,11 @@ pub fn plan(
         };
         let mut proxy = None;
         if endpoint.proxied {
-            let host = if endpoint.external {
-                Ipv4Addr::UNSPECIFIED
-            } else {
-                Ipv4Addr::LOCALHOST
-            };
-            let listen = SocketAddr::from((host, port));
+            // Loopback on both families (URLs say `localhost`, which many clients
+            // resolve to ::1 first); every interface only when `external`.
             proxy = Some(
-                Proxy::start(listen, protocol)
-                    .map_err(|e| format!("{field}: cannot listen on {listen}: {e}"))?,
+                Proxy::listen(port, endpoint.external, protocol)
+                    .map_err(|e| format!("{field}: cannot listen on port {port}: {e}"))?,
             );
             if let Some(target) = fixed_target {
                 leases.push(
