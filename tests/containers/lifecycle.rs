@@ -86,7 +86,7 @@ fn waits_work_between_a_container_and_a_process_in_both_directions() {
     assert_eq!(state(&migrate), "Finished");
     let after = app.wait_state("exe", "after-ctr", "Running");
     let started = |o: &Value| o["status"]["startedAt"].as_str().unwrap_or("").to_owned();
-    assert!(started(&db) >= migrate["status"]["finishedAt"].as_str().unwrap().to_owned());
+    assert!(started(&db).as_str() >= migrate["status"]["finishedAt"].as_str().unwrap());
     assert!(started(&after) >= started(&db));
 }
 
