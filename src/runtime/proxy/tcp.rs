@@ -62,6 +62,11 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, stop: CancellationTok
     let _active = Gauge::enter(&shared.active);
     tokio::select! {
         _ = stop.cancelled() => {}
+        // One read and one write per message: a short read clears readiness, so no extra
+        // EAGAIN read. Profiled under `cargo bench --bench proxy`: > 90 % of the proxy's CPU
+        // is the kernel's (loopback TCP, netfilter, wakeups), ≈ 5 syscalls per request;
+        // splice(2) through a pipe was slower for request/response traffic (two splices and
+        // an EAGAIN per message) and 64 KiB buffers changed nothing for small messages.
         // Errors are resets by either peer; closing both sides is all there is to do.
         _ = copy_bidirectional(&mut client, &mut upstream) => {}
     }
