@@ -35,7 +35,6 @@ fn non_loopback_ip() -> Option<IpAddr> {
 }
 
 #[test]
-#[ignore = "needs Proxy::listen at the call site in src/controllers/executable/ports.rs"]
 fn the_url_works_whichever_address_localhost_resolves_to() {
     if !has_ipv6_loopback() {
         eprintln!("note: this host has no ::1; skipping the IPv6 half");
@@ -66,7 +65,6 @@ fn the_url_works_whichever_address_localhost_resolves_to() {
 }
 
 #[test]
-#[ignore = "needs Proxy::listen at the call site in src/controllers/executable/ports.rs"]
 fn an_external_endpoint_answers_on_every_interface_of_both_families() {
     let app = App::start();
     let port = web(&app, "public", true);

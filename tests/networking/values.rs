@@ -133,7 +133,6 @@ fn a_secret_parameter_reaches_its_consumer_but_is_printed_nowhere() {
 }
 
 #[test]
-#[ignore = "bug N1 in /work/bugs.md: the `started replica` system log line prints resolved args"]
 fn a_secret_in_args_reaches_the_process_but_is_printed_nowhere() {
     let app = App::start();
     let args = ["--key={api-key.value}", "--db={db.connectionString}"];
