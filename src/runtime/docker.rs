@@ -133,6 +133,26 @@ impl ContainerRef {
         };
         let _ = self.docker.remove_container(&self.id, Some(options)).await;
     }
+
+    /// Removes the container and waits until the engine no longer knows it (a removal
+    /// already under way elsewhere — a Session replica's stop — makes `remove` return
+    /// early, and its name is taken until that one finishes).
+    pub async fn remove_and_wait(&self) {
+        self.remove().await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            match self.inspect().await {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => return,
+                Err(_) => return,
+                Ok(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    self.remove().await;
+                }
+            }
+        }
+    }
 }
 
 /// A replica running as a container: waited on and stopped like a process.

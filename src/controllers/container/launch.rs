@@ -107,7 +107,7 @@ pub async fn launch(ctr: &Container, ctx: &Context, launch: Launch<'_>) -> Resul
             docker: docker.clone(),
             id,
         }
-        .remove()
+        .remove_and_wait()
         .await;
     }
     let options = CreateContainerOptions {
