@@ -7,6 +7,10 @@
 //! round trip of one connection (where the proxy's added latency shows undiluted by
 //! queueing) — and the table prints medians over the rounds.
 //!
+//! Next to throughput and latency it prints what each proxy costs: CPU time of the
+//! proxy's own threads per request (from `/proc/.../schedstat`, nanosecond counters), a
+//! figure the other load on a shared machine disturbs much less than req/s.
+//!
 //! Needs `wrk` (`apt-get install wrk`); HAProxy (`apt-get install haproxy`) is skipped
 //! with a note when missing. `ROUNDS` and `SECONDS` override the defaults.
 
@@ -34,9 +38,9 @@ fn main() {
     let rounds = env_number("ROUNDS", 5);
     let seconds = env_number("SECONDS", 3);
 
-    let backend_rt = runtime(1);
+    let backend_rt = runtime("backend", 1);
     let backend = backend_rt.block_on(http_backend());
-    let proxy_rt = runtime(env_number("PROXY_WORKERS", 2));
+    let proxy_rt = runtime(PROXY_THREAD, env_number("PROXY_WORKERS", 2));
     let proxy = proxy_rt.block_on(async {
         let proxy = Proxy::start(loopback(0), Protocol::Tcp).expect("proxy");
         proxy.set_backends(vec![Backend {
@@ -49,25 +53,51 @@ fn main() {
     let haproxy = HaProxy::start(backend);
 
     let mut targets = vec![
-        ("direct", backend, Figures::default()),
-        ("kaspire proxy", proxy.local_addr(), Figures::default()),
+        Target::new("direct", backend, Cpu::None),
+        Target::new(
+            "kaspire proxy",
+            proxy.local_addr(),
+            Cpu::Threads(PROXY_THREAD),
+        ),
     ];
     match &haproxy {
-        Some(haproxy) => targets.push(("HAProxy (tcp mode)", haproxy.addr, Figures::default())),
+        Some(haproxy) => targets.push(Target::new(
+            "HAProxy (tcp mode)",
+            haproxy.addr,
+            Cpu::Process(haproxy.child.id()),
+        )),
         None => eprintln!("haproxy not on PATH (apt-get install haproxy): reference skipped"),
     }
-    for (_, addr, _) in &targets {
-        wrk(*addr, 1, 1, 1); // warm-up: connections, caches, the proxy's first task
+    for target in &targets {
+        wrk(target.addr, 1, 1, 1); // warm-up: connections, caches, the proxy's first task
     }
     let started = Instant::now();
     for round in 1..=rounds {
-        for (name, addr, figures) in &mut targets {
-            let load = wrk(*addr, 2, CONNECTIONS, seconds);
+        for Target {
+            name,
+            addr,
+            cpu,
+            figures,
+        } in &mut targets
+        {
+            let before = cpu.nanos();
+            let mut load = wrk(*addr, 2, CONNECTIONS, seconds);
+            let spent = cpu
+                .nanos()
+                .zip(before)
+                .map(|(after, before)| after - before);
+            load.cpu_us_per_request = spent.map(|ns| ns as f64 / 1e3 / (load.rps * seconds as f64));
             let single = wrk(*addr, 1, 1, seconds);
             eprintln!(
-                "round {round} {name:>18}: {:>9.0} req/s p50 {:>6.0} µs p99 {:>6.0} µs | \
+                "round {round} {name:>18}: {:>9.0} req/s p50 {:>6.0} µs p99 {:>6.0} µs cpu {:>4.1} µs/req | \
                  c=1 {:>7.0} req/s p50 {:>5.1} µs p99 {:>6.1} µs",
-                load.rps, load.p50_us, load.p99_us, single.rps, single.p50_us, single.p99_us
+                load.rps,
+                load.p50_us,
+                load.p99_us,
+                load.cpu_us_per_request.unwrap_or(f64::NAN),
+                single.rps,
+                single.p50_us,
+                single.p99_us
             );
             figures.load.push(load);
             figures.single.push(single);
@@ -87,26 +117,26 @@ fn main() {
     drop(proxy);
 }
 
-fn print_table(
-    targets: &[(&str, SocketAddr, Figures)],
-    rounds: usize,
-    seconds: u64,
-    took: Duration,
-) {
+fn print_table(targets: &[Target], rounds: usize, seconds: u64, took: Duration) {
     println!(
         "\nproxy bench: wrk, {rounds} rounds × {seconds} s per phase, medians ({:.0} s)",
         took.as_secs_f64()
     );
     println!(
         "| target | req/s, {CONNECTIONS} conns | p50 / p99 | req/s, 1 conn | p50 / p99, 1 conn | \
-         throughput vs direct | added p50, 1 conn |"
+         throughput vs direct | added p50, 1 conn | proxy CPU per request |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    let direct = targets[0].2.medians();
-    for (name, _, figures) in targets {
-        let m = figures.medians();
+    println!("|---|---|---|---|---|---|---|---|");
+    let direct = targets[0].figures.medians();
+    for target in targets {
+        let m = target.figures.medians();
+        let cpu = m
+            .load
+            .cpu_us_per_request
+            .map_or_else(|| "—".to_owned(), |us| format!("{us:.1} µs"));
         println!(
-            "| {name} | {:.0} | {:.0} / {:.0} µs | {:.0} | {:.1} / {:.1} µs | {:.0} % | {:+.1} µs |",
+            "| {} | {:.0} | {:.0} / {:.0} µs | {:.0} | {:.1} / {:.1} µs | {:.0} % | {:+.1} µs | {cpu} |",
+            target.name,
             m.load.rps,
             m.load.p50_us,
             m.load.p99_us,
@@ -117,7 +147,7 @@ fn print_table(
             m.single.p50_us - direct.single.p50_us,
         );
     }
-    let kaspire = targets[1].2.medians();
+    let kaspire = targets[1].figures.medians();
     let ratio = kaspire.load.rps / direct.load.rps;
     let added = kaspire.single.p50_us - direct.single.p50_us;
     let mark = |ok: bool| if ok { "✔" } else { "✘" };
@@ -135,11 +165,65 @@ fn print_table(
 // ---------------------------------------------------------------------------------
 // Figures
 
+/// One target of the bench and what was measured on it.
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    cpu: Cpu,
+    figures: Figures,
+}
+
+impl Target {
+    fn new(name: &'static str, addr: SocketAddr, cpu: Cpu) -> Self {
+        Self {
+            name,
+            addr,
+            cpu,
+            figures: Figures::default(),
+        }
+    }
+}
+
+/// Whose CPU time counts as the proxy's.
+enum Cpu {
+    /// No proxy (the direct target).
+    None,
+    /// Threads of this process whose name starts with this (the proxy's runtime).
+    Threads(&'static str),
+    /// Every thread of this process (HAProxy).
+    Process(u32),
+}
+
+impl Cpu {
+    /// Nanoseconds on CPU so far, summed over the threads that count.
+    fn nanos(&self) -> Option<u64> {
+        let (pid, prefix) = match self {
+            Cpu::None => return None,
+            Cpu::Threads(prefix) => ("self".to_owned(), *prefix),
+            Cpu::Process(pid) => (pid.to_string(), ""),
+        };
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut total = 0;
+        for task in tasks.flatten() {
+            let path = task.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if !comm.starts_with(prefix) {
+                continue;
+            }
+            let schedstat = std::fs::read_to_string(path.join("schedstat")).ok()?;
+            total += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        Some(total)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Run {
     rps: f64,
     p50_us: f64,
     p99_us: f64,
+    /// CPU time of the proxy per request (throughput phase only).
+    cpu_us_per_request: Option<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -168,10 +252,13 @@ fn median_run(runs: &[Run]) -> Run {
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
+    let mut cpu: Vec<f64> = runs.iter().filter_map(|r| r.cpu_us_per_request).collect();
+    cpu.sort_by(f64::total_cmp);
     Run {
         rps: median(|r| r.rps),
         p50_us: median(|r| r.p50_us),
         p99_us: median(|r| r.p99_us),
+        cpu_us_per_request: cpu.get(cpu.len() / 2).copied(),
     }
 }
 
@@ -208,6 +295,7 @@ fn wrk(addr: SocketAddr, threads: usize, connections: usize, seconds: u64) -> Ru
         rps: field("Requests/sec:").parse().expect("Requests/sec"),
         p50_us: micros(&field("50%")),
         p99_us: micros(&field("99%")),
+        cpu_us_per_request: None,
     }
 }
 
@@ -329,12 +417,38 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
-fn runtime(workers: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// Names the proxy runtime's threads, so their CPU time can be told apart.
+const PROXY_THREAD: &str = "kaspire-proxy";
+
+/// A runtime whose threads are named `name`; 0 workers means one current-thread runtime
+/// driven by a thread of its own. Returns a handle to it; the runtime lives as long as
+/// the bench.
+fn runtime(name: &str, workers: usize) -> tokio::runtime::Handle {
+    if workers == 0 {
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                handle_tx.send(runtime.handle().clone()).expect("handle");
+                runtime.block_on(std::future::pending::<()>())
+            })
+            .expect("runtime thread");
+        return handle_rx.recv().expect("runtime handle");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .thread_name(name)
         .enable_all()
         .build()
-        .expect("tokio runtime")
+        .expect("tokio runtime");
+    let handle = runtime.handle().clone();
+    // Runs until the bench exits.
+    std::mem::forget(runtime);
+    handle
 }
 
 fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {

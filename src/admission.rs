@@ -3,14 +3,17 @@
 //! namespace and two concurrent writes cannot sneak a cycle in).
 
 mod dependencies;
+mod hierarchy;
 
 use std::sync::Arc;
 
 use crate::apiserver::server::ApiServer;
 
 pub use dependencies::DependencyGraph;
+pub use hierarchy::Hierarchy;
 
 /// Registers every kaspire admission rule with the server.
 pub fn install(server: &ApiServer) {
     server.add_admission(Arc::new(DependencyGraph));
+    server.add_admission(Arc::new(Hierarchy));
 }

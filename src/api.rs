@@ -24,10 +24,11 @@ pub use common::{
 };
 pub use container::{
     Container, ContainerSpec, ContainerStatus, PullPolicy, VolumeMount, VolumeType,
+    container_network,
 };
 pub use executable::{Executable, ExecutableSpec, ExecutableStatus};
 pub use parameter::{GenerateSpec, Parameter, ParameterSpec, ParameterStatus};
-pub use value::{OnParentReady, Value, ValueSpec, ValueStatus};
+pub use value::{OnParentReady, OnParentReadyStatus, Value, ValueSpec, ValueStatus};
 
 /// API group of every kaspire kind.
 pub const GROUP: &str = "kaspire.dev";

@@ -10,10 +10,13 @@ use std::time::Duration;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 
-use crate::api::{Executable, Lifetime};
+use crate::api::{Container, Executable, Lifetime, RunSpec};
 use crate::apiserver::embedded::Embedded;
 use crate::controllers::Controllers;
+use crate::controllers::container::adopt::sweep;
+use crate::controllers::container::network;
 use crate::controllers::context::Leftover;
+use crate::controllers::workload::{Workload, shutdown_of};
 use crate::runtime::logs::{self, LogStore};
 use crate::runtime::process::watchdog::stop_session;
 use crate::runtime::process::{Signal, Watchdog, find_tagged, stop_tagged};
@@ -50,14 +53,24 @@ impl ControlPlane {
         .await;
         stop_orphans(&controllers, &instance).await;
         std::fs::write(state.pid_file(), std::process::id().to_string())?;
-        Ok(ControlPlane {
+        let control_plane = ControlPlane {
             embedded,
             logs,
             controllers,
             state: state.clone(),
             watchdog,
             instance,
-        })
+        };
+        // Containers of objects deleted while no control plane ran.
+        control_plane.sweep_containers(false).await;
+        // Ready once every resource was looked at: a status an earlier control plane
+        // wrote (Ready, with a proxy that no longer runs) must not satisfy `--wait` or
+        // a waiter before it is confirmed.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !control_plane.controllers.ctx.caught_up() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(control_plane)
     }
 
     /// The in-process client.
@@ -65,35 +78,47 @@ impl ControlPlane {
         self.embedded.client.clone()
     }
 
-    /// Stops Session Executables in reverse dependency order (dependents first), deletes
-    /// them and waits until their processes are gone. Persistent ones keep running.
+    /// Stops Session Executables and Containers in reverse dependency order
+    /// (dependents first), deletes them and waits until their replicas are gone; then
+    /// removes what is left of the session (processes past their grace period, Session
+    /// containers, this instance's unused networks). Persistent ones keep running.
     pub async fn end_session(&self) -> anyhow::Result<()> {
-        let api: Api<Executable> = Api::all(self.client());
-        let mut remaining: Vec<Executable> = api
+        let client = self.client();
+        let executables: Api<Executable> = Api::all(client.clone());
+        let containers: Api<Container> = Api::all(client.clone());
+        let mut remaining: Vec<SessionMember> = executables
             .list(&ListParams::default())
             .await?
             .items
             .into_iter()
             .filter(|e| e.spec.run.lifetime == Lifetime::Session)
+            .map(SessionMember::Executable)
             .collect();
+        remaining.extend(
+            containers
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .filter(|c| c.spec.run.lifetime == Lifetime::Session)
+                .map(SessionMember::Container),
+        );
         while !remaining.is_empty() {
-            let depended_on = |name: &str, ns: Option<&String>| {
+            let depended_on = |member: &SessionMember| {
                 remaining.iter().any(|other| {
-                    other.metadata.namespace.as_ref() == ns
-                        && other.name_any() != name
-                        && crate::controllers::depends_on(other, name)
+                    other.namespace() == member.namespace()
+                        && other.name() != member.name()
+                        && crate::controllers::depends_on(other.spec(), &member.name())
                 })
             };
-            let (mut layer, rest): (Vec<_>, Vec<_>) = remaining
-                .iter()
-                .cloned()
-                .partition(|e| !depended_on(&e.name_any(), e.metadata.namespace.as_ref()));
+            let (mut layer, rest): (Vec<_>, Vec<_>) =
+                remaining.iter().cloned().partition(|m| !depended_on(m));
             if layer.is_empty() {
                 // Only reference cycles are left (waits cannot cycle): stop them together.
                 layer = rest.clone();
             }
-            remaining.retain(|e| !layer.iter().any(|l| l.uid() == e.uid()));
-            futures::future::join_all(layer.iter().map(|exe| delete_and_wait(self.client(), exe)))
+            remaining.retain(|m| !layer.iter().any(|l| l.uid() == m.uid()));
+            futures::future::join_all(layer.iter().map(|m| m.delete_and_wait(client.clone())))
                 .await;
         }
         // Whatever outlived its resource's grace period (a slow machine, a process that
@@ -105,7 +130,34 @@ impl ControlPlane {
                 left.len()
             );
         }
+        self.sweep_containers(true).await;
         Ok(())
+    }
+
+    /// Removes this instance's containers whose object is gone — and with
+    /// `sessions_too`, every Session container — then the networks nothing uses.
+    /// Only when Docker was used (or is reachable): apps without Containers never wait
+    /// for it.
+    async fn sweep_containers(&self, sessions_too: bool) {
+        let ctx = &self.controllers.ctx;
+        if ctx.docker.problem().await.is_some() {
+            return;
+        }
+        let Ok(docker) = ctx.docker.client().await else {
+            return;
+        };
+        let known: Vec<String> = ctx
+            .directory
+            .containers
+            .state()
+            .iter()
+            .filter_map(|c| c.uid())
+            .collect();
+        let removed = sweep(&docker, &self.instance, &known, sessions_too).await;
+        if removed > 0 {
+            tracing::info!("removed {removed} leftover container(s)");
+        }
+        network::remove_unused(&docker, &self.instance).await;
     }
 
     /// Stops the controllers and the API server; removes the pid file. Processes of
@@ -121,20 +173,62 @@ impl ControlPlane {
     }
 }
 
-async fn delete_and_wait(client: kube::Client, exe: &Executable) {
-    let api: Api<Executable> = Api::namespaced(client, &exe.namespace().unwrap_or_default());
-    let name = exe.name_any();
+/// An Executable or Container that ends with the session.
+#[derive(Clone)]
+enum SessionMember {
+    Executable(Executable),
+    Container(Container),
+}
+
+impl SessionMember {
+    fn spec(&self) -> &RunSpec {
+        match self {
+            SessionMember::Executable(e) => &e.spec.run,
+            SessionMember::Container(c) => &c.spec.run,
+        }
+    }
+
+    fn meta(&self) -> &kube::api::ObjectMeta {
+        match self {
+            SessionMember::Executable(e) => &e.metadata,
+            SessionMember::Container(c) => &c.metadata,
+        }
+    }
+
+    fn namespace(&self) -> Option<&String> {
+        self.meta().namespace.as_ref()
+    }
+
+    fn name(&self) -> String {
+        self.meta().name.clone().unwrap_or_default()
+    }
+
+    fn uid(&self) -> Option<&String> {
+        self.meta().uid.as_ref()
+    }
+
+    async fn delete_and_wait(&self, client: kube::Client) {
+        match self {
+            SessionMember::Executable(e) => delete_and_wait(client, e).await,
+            SessionMember::Container(c) => delete_and_wait(client, c).await,
+        }
+    }
+}
+
+async fn delete_and_wait<K: Workload>(client: kube::Client, object: &K) {
+    let api: Api<K> = Api::namespaced(client, &object.namespace().unwrap_or_default());
+    let name = object.name_any();
     if api.delete(&name, &DeleteParams::default()).await.is_err() {
         return;
     }
-    let timeout = crate::controllers::executable::shutdown_of(exe).1 + Duration::from_secs(5);
+    let timeout = shutdown_of(object.run_spec()).1 + Duration::from_secs(10);
     let _ = tokio::time::timeout(timeout, async {
         while api
             .get_opt(&name)
             .await
             .ok()
             .flatten()
-            .is_some_and(|e| e.uid() == exe.uid())
+            .is_some_and(|e| e.uid() == object.uid())
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -3,6 +3,7 @@
 //! subresource), health probes, ports (machine-wide leases) and the L4 proxy in front
 //! of replicas.
 
+pub mod docker;
 pub mod logs;
 pub mod ports;
 pub mod probe;

@@ -80,6 +80,17 @@ pub struct ContainerSpec {
     pub run: RunSpec,
 }
 
+/// The network `ctr` is attached to: `spec.network`, or the namespace's
+/// (`kaspire-NAMESPACE`), where containers reach each other by resource name.
+pub fn container_network(ctr: &Container) -> String {
+    ctr.spec.network.clone().unwrap_or_else(|| {
+        format!(
+            "kaspire-{}",
+            ctr.metadata.namespace.as_deref().unwrap_or("default")
+        )
+    })
+}
+
 /// Image pull policy: `IfNotPresent` (default), `Always` or `Never`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PullPolicy {

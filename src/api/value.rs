@@ -5,7 +5,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Condition, ExecAction, ParentRef, ResourceState};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::common::{Condition, ExecAction, ParentRef, Relationship, ResourceState};
 
 /// Desired state of a Value: its connection string and the parent it lives in.
 // clippy mistakes the repeated `type_ = "string"` inside `printcolumn(...)` for duplicates.
@@ -74,6 +76,48 @@ pub struct ValueStatus {
     /// The metadata.generation this status reflects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The uid of the parent this value is attached to (owned by). When the value's
+    /// ownerReference to it is gone, the parent was deleted with `--cascade=orphan` and
+    /// the value is left as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_uid: Option<String>,
+    /// The parent run `onParentReady` last ran against and how it ended; it runs again
+    /// only for a new parent run (another uid or `startedAt`) or to retry a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_parent_ready: Option<OnParentReadyStatus>,
+    /// Relationships shown by the dashboard: the parent and what the connection string names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relationships: Vec<Relationship>,
+}
+
+/// The last run of `onParentReady`: which parent run it was for and how it ended.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OnParentReadyStatus {
+    /// The uid of the parent the command ran in.
+    pub parent_uid: String,
+    /// The parent's `status.startedAt` at the time: a restarted parent is a new run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_started_at: Option<Time>,
+    /// The command exited with code 0 in that parent run.
+    #[serde(default)]
+    pub succeeded: bool,
+    /// Exit code of the last attempt, when it exited by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Failed attempts in a row against this parent run (the retry backoff grows with it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: i32,
+    /// When the last attempt ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// When the next attempt is due, after a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<Time>,
+}
+
+fn is_zero(value: &i32) -> bool {
+    *value == 0
 }
 
 #[cfg(test)]

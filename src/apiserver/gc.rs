@@ -1,6 +1,7 @@
 //! The garbage collector (the part of kube-controller-manager a local server needs):
-//! deletes dependents whose owners are gone, finishes Foreground and Orphan deletions,
-//! and empties deleted namespaces. Level-triggered: each pass reads the whole store,
+//! deletes dependents whose owners are gone (Background), deletes the dependents of an
+//! owner deleted in the Foreground and releases it once the blocking ones are gone,
+//! releases the dependents of an Orphan deletion, and empties deleted namespaces. Level-triggered: each pass reads the whole store,
 //! so it is correct after a crash; passes are triggered by relevant changes.
 
 use std::collections::{HashMap, HashSet};
@@ -61,16 +62,19 @@ fn is_relevant(change: &Change) -> bool {
 /// One full collection pass.
 pub async fn pass(store: &Store) {
     let all = store.all();
-    let uids: HashSet<&str> = all.iter().map(|(_, o)| object_meta::uid(o)).collect();
+    let by_uid: HashMap<&str, &Value> = all
+        .iter()
+        .map(|(_, o)| (object_meta::uid(o), o.as_ref()))
+        .collect();
     let namespaces: HashSet<&str> = all
         .iter()
         .filter(|(k, _)| k.storage.0 == NAMESPACES_STORAGE)
         .map(|(k, _)| k.name.as_str())
         .collect();
-    let mut dependents: HashMap<String, Vec<&ObjectKey>> = HashMap::new();
+    let mut dependents: HashMap<String, Vec<(&ObjectKey, &Value)>> = HashMap::new();
     for (key, object) in &all {
         for owner in object_meta::owner_uids(object) {
-            dependents.entry(owner).or_default().push(key);
+            dependents.entry(owner).or_default().push((key, object));
         }
     }
 
@@ -78,7 +82,7 @@ pub async fn pass(store: &Store) {
         let owners = object_meta::owner_uids(object);
         let live_owners = owners
             .iter()
-            .filter(|uid| uids.contains(uid.as_str()))
+            .filter(|uid| by_uid.contains_key(uid.as_str()))
             .count();
         let namespace_gone =
             !key.namespace.is_empty() && !namespaces.contains(key.namespace.as_str());
@@ -87,31 +91,63 @@ pub async fn pass(store: &Store) {
                 remove(store, key, Propagation::Background).await;
             }
         } else if live_owners < owners.len() {
-            drop_owner_refs(store, key, |uid| !uids.contains(uid)).await;
+            drop_owner_refs(store, key, |uid| !by_uid.contains_key(uid)).await;
         }
     }
 
     for (key, object) in all.iter().filter(|(_, o)| object_meta::is_deleting(o)) {
         let finalizers = object_meta::finalizers(object);
-        let deps = dependents
-            .get(object_meta::uid(object))
-            .cloned()
-            .unwrap_or_default();
+        let owner = object_meta::uid(object);
+        let deps = dependents.get(owner).cloned().unwrap_or_default();
         if finalizers.iter().any(|f| f == ORPHAN_FINALIZER) {
-            let owner = object_meta::uid(object).to_string();
-            for dep in &deps {
+            for (dep, _) in &deps {
                 drop_owner_refs(store, dep, |uid| uid == owner).await;
             }
             remove_finalizer(store, key, ORPHAN_FINALIZER).await;
         } else if finalizers.iter().any(|f| f == FOREGROUND_FINALIZER) {
-            if deps.is_empty() {
+            // As Kubernetes does: only dependents whose reference says blockOwnerDeletion
+            // hold the owner; every dependent is deleted, unless another owner that is
+            // not itself going keeps it (then it is only released from this one).
+            if !deps.iter().any(|(_, dep)| blocks(dep, owner)) {
                 remove_finalizer(store, key, FOREGROUND_FINALIZER).await;
             }
-            for dep in deps {
-                remove(store, dep, Propagation::Foreground).await;
+            for (dep_key, dep) in deps {
+                if has_solid_owner(dep, owner, &by_uid) {
+                    drop_owner_refs(store, dep_key, |uid| uid == owner).await;
+                } else if !object_meta::is_deleting(dep) {
+                    // A dependent with dependents of its own waits for them in turn.
+                    let propagation = if dependents.contains_key(object_meta::uid(dep)) {
+                        Propagation::Foreground
+                    } else {
+                        Propagation::Background
+                    };
+                    remove(store, dep_key, propagation).await;
+                }
             }
         }
     }
+}
+
+/// Whether `dependent`'s reference to `owner` has `blockOwnerDeletion: true`.
+fn blocks(dependent: &Value, owner: &str) -> bool {
+    object_meta::owner_refs(dependent).iter().any(|r| {
+        r.get("uid").and_then(Value::as_str) == Some(owner)
+            && r.get("blockOwnerDeletion").and_then(Value::as_bool) == Some(true)
+    })
+}
+
+/// Whether `dependent` has an owner besides `except` that exists and is not being
+/// deleted in the foreground (Kubernetes' "solid" owner).
+fn has_solid_owner(dependent: &Value, except: &str, by_uid: &HashMap<&str, &Value>) -> bool {
+    object_meta::owner_uids(dependent)
+        .iter()
+        .filter(|uid| uid.as_str() != except)
+        .filter_map(|uid| by_uid.get(uid.as_str()))
+        .any(|owner| {
+            !object_meta::finalizers(owner)
+                .iter()
+                .any(|f| f == FOREGROUND_FINALIZER)
+        })
 }
 
 async fn remove(store: &Store, key: &ObjectKey, propagation: Propagation) {
@@ -178,3 +214,6 @@ async fn remove_finalizer(store: &Store, key: &ObjectKey, finalizer: &str) {
         tracing::warn!(object = %key.name, error = %e, "could not remove a finalizer");
     }
 }
+
+#[cfg(test)]
+mod tests;

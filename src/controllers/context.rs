@@ -10,9 +10,11 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::container::network::HostBridges;
 use super::directory::Directory;
-use super::executable::runs::Runs;
-use crate::api::Executable;
+use super::workload::runs::Runs;
+use crate::api::{Container, Executable};
+use crate::runtime::docker::Runtime as Docker;
 use crate::runtime::logs::{LogStore, ResourceRef, Source};
 use crate::runtime::process::ProcessIdentity;
 
@@ -31,10 +33,20 @@ pub struct Context {
     pub recorder: Recorder,
     /// Live replica processes of every Executable, by object uid.
     pub runs: Runs,
+    /// Live replica containers of every Container, by object uid.
+    pub containers: Runs,
     /// Processes of ours found running when the control plane started, by object uid;
     /// each reconcile takes its own once (adopt or stop).
     pub leftovers: Mutex<HashMap<String, Vec<Leftover>>>,
     pub wake_executable: UnboundedSender<ObjectRef<Executable>>,
+    pub wake_container: UnboundedSender<ObjectRef<Container>>,
+    /// The Docker Engine, connected on first use (apps without Containers never do).
+    pub docker: Docker,
+    /// Forwarders that let containers reach host processes on loopback.
+    pub host_bridges: HostBridges,
+    /// Uids of the Executables and Containers reconciled at least once by this control
+    /// plane: until then, a status is what an earlier control plane wrote.
+    pub reconciled: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A process of ours that was running when the control plane started.
@@ -51,6 +63,35 @@ pub struct Leftover {
 pub const REPORTER: &str = "kaspire";
 
 impl Context {
+    /// Records that `uid` was reconciled by this control plane.
+    pub fn mark_reconciled(&self, uid: &str) {
+        let mut seen = self.reconciled.lock().unwrap_or_else(|p| p.into_inner());
+        if !seen.contains(uid) {
+            seen.insert(uid.to_owned());
+        }
+    }
+
+    /// Whether every Executable and Container in the directory was reconciled by this
+    /// control plane (their statuses describe what runs now).
+    pub fn caught_up(&self) -> bool {
+        let seen = self.reconciled.lock().unwrap_or_else(|p| p.into_inner());
+        let uids = self
+            .directory
+            .executables
+            .state()
+            .iter()
+            .filter_map(|e| e.metadata.uid.clone())
+            .chain(
+                self.directory
+                    .containers
+                    .state()
+                    .iter()
+                    .filter_map(|c| c.metadata.uid.clone()),
+            )
+            .collect::<Vec<_>>();
+        uids.iter().all(|uid| seen.contains(uid))
+    }
+
     pub fn recorder(client: &kube::Client) -> Recorder {
         Recorder::new(
             client.clone(),

@@ -74,9 +74,14 @@ impl Directory {
     }
 
     /// An ownerReference to `name` in `namespace` (an Executable, Container or Value), for
-    /// its children: deleting the parent then deletes them (the API server's GC).
+    /// its children: deleting the parent then deletes them (the API server's GC). `None`
+    /// for a parent being deleted: with `--cascade=orphan` the GC has just released its
+    /// children, and owning them again would have them deleted after all.
     pub fn owner_reference(&self, namespace: &str, name: &str) -> Option<OwnerReference> {
         fn owner<K: Resource<DynamicType = ()>>(object: &K) -> Option<OwnerReference> {
+            if object.meta().deletion_timestamp.is_some() {
+                return None;
+            }
             let mut owner = object.controller_owner_ref(&())?;
             owner.controller = None;
             owner.block_owner_deletion = Some(true);

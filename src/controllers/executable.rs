@@ -1,121 +1,110 @@
-//! The Executable controller: a kube-runtime `Controller` over the in-process client.
-//! Reconciles are woken by the object's own changes, by any change of an object it
-//! depends on (through the [`super::directory`]), and by its processes (exits, probe
-//! results). A finalizer makes sure a deleted Executable's processes are stopped —
-//! also when the control plane crashed in the middle of it.
+//! Executables on the shared [`workload`](super::workload) lifecycle: a replica is a
+//! process on the host (spawned in its own process group, tagged so a restarted
+//! control plane finds it again), its output in the resource's log.
 
 mod adopt;
-mod health;
-mod lifecycle;
-mod ports;
-mod report;
-mod resolve;
-pub mod runs;
 pub mod spawn;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use futures::StreamExt;
 use kube::ResourceExt;
-use kube::api::Api;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::Context;
-use crate::api::Executable;
-use crate::runtime::logs::ResourceRef;
-use runs::{StopCause, lock, stop_replica};
+use super::workload::health::{Checks, ExecIn};
+use super::workload::runs::{Process, Replica, RunHandle, Runs};
+use super::workload::{Launch, Workload};
+use crate::api::{Executable, RunSpec, RunStatus};
+use crate::expr::Context as ExprContext;
+use crate::runtime::process::spawn;
+use spawn::{LogSink, ReplicaPlan};
 
-pub use lifecycle::shutdown_of;
+impl Workload for Executable {
+    const OWN_NETWORK: bool = false;
 
-/// Finalizer held while an Executable may have processes.
-pub const FINALIZER: &str = "kaspire.dev/processes";
-
-/// Errors of one reconcile; all are retried.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("api: {0}")]
-    Api(#[from] kube::Error),
-    #[error("finalizer: {0}")]
-    Finalizer(String),
-}
-
-/// Runs the controller until `shutdown` resolves.
-pub async fn run(
-    ctx: Arc<Context>,
-    wake: UnboundedReceiver<ObjectRef<Executable>>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
-    let api: Api<Executable> = Api::all(ctx.client.clone());
-    Controller::new(api, watcher::Config::default())
-        .reconcile_on(UnboundedReceiverStream::new(wake))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
-}
-
-async fn reconcile(exe: Arc<Executable>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let api: Api<Executable> =
-        Api::namespaced(ctx.client.clone(), &exe.namespace().unwrap_or_default());
-    finalizer(&api, FINALIZER, exe, |event| async {
-        match event {
-            Finalizer::Apply(exe) => lifecycle::apply(exe, &ctx).await,
-            Finalizer::Cleanup(exe) => cleanup(exe, &ctx).await,
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    })
-}
-
-fn error_policy(exe: Arc<Executable>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::debug!(name = %exe.name_any(), "reconcile failed, retrying: {error}");
-    Action::requeue(Duration::from_millis(200))
-}
-
-/// The object is being deleted: stop every replica (gracefully, per `spec.shutdown`),
-/// wait until they are gone, then drop the run and the log.
-async fn cleanup(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error> {
-    let uid = exe.uid().unwrap_or_default();
-    let run = ctx
-        .runs
-        .get(&uid)
-        .or_else(|| adopt::adopt_for_cleanup(&exe, ctx));
-    if let Some(run) = run {
-        let (signal, timeout) = shutdown_of(&exe);
-        let indexes: Vec<u32> = lock(&run).replicas.keys().copied().collect();
-        for index in indexes {
-            stop_replica(
-                &run,
-                index,
-                StopCause::Requested,
-                signal,
-                timeout,
-                ctx.wake_executable.clone(),
-                ObjectRef::from_obj(&*exe),
-            );
-        }
-        let deadline = tokio::time::Instant::now() + timeout + Duration::from_secs(3);
-        while lock(&run).alive() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        ctx.runs.remove(&uid);
+    fn run_spec(&self) -> &RunSpec {
+        &self.spec.run
     }
-    ctx.runs.forget(&uid);
-    let resource = ResourceRef::new(
-        &exe.namespace().unwrap_or_default(),
-        "Executable",
-        &exe.name_any(),
-    );
-    let _ = ctx.logs.remove(&resource);
-    Ok(Action::await_change())
+
+    fn run_status(&self) -> Option<&RunStatus> {
+        self.status.as_ref()
+    }
+
+    fn runs(ctx: &Context) -> &Runs {
+        &ctx.runs
+    }
+
+    fn waker(ctx: &Context) -> &UnboundedSender<ObjectRef<Self>> {
+        &ctx.wake_executable
+    }
+
+    fn expr_context(&self) -> ExprContext {
+        ExprContext::Process
+    }
+
+    fn lifecycle_key(&self) -> String {
+        spawn::lifecycle_key(self)
+    }
+
+    fn status_json(&self, status: &RunStatus, _run: Option<&RunHandle>) -> serde_json::Value {
+        serde_json::to_value(status).unwrap_or_default()
+    }
+
+    async fn runtime_problem(_ctx: &Context) -> Option<String> {
+        // The host runs processes; there is nothing to be unreachable.
+        None
+    }
+
+    async fn launch(&self, ctx: &Context, launch: Launch<'_>) -> Result<Replica, String> {
+        let index = launch.index;
+        let shown_args = launch.masked_args.join(" ");
+        let plan = ReplicaPlan {
+            exe: self,
+            index,
+            instance: &ctx.instance,
+            lifecycle_key: launch.lifecycle_key,
+            env: launch.env,
+            args: launch.args,
+            target_ports: &launch.target_ports,
+            cwd: &ctx.cwd,
+            run_dir: &ctx.run_dir,
+        };
+        let process_spec = plan.process_spec();
+        let sink = LogSink::open(&ctx.logs, &self.log_ref(), index)
+            .map_err(|e| format!("cannot open the log of {}: {e}", self.name_any()))?;
+        // Checks are built before spawning, so a bad check leaves no process behind.
+        let (wake, object) = (ctx.wake_executable.clone(), ObjectRef::from_obj(self));
+        let checks = Checks::start(
+            &self.spec.run,
+            &launch.target_ports,
+            ExecIn::Host(&process_spec),
+            move || {
+                let _ = wake.send(object.clone());
+            },
+        )?;
+        let child = spawn(&process_spec, sink).map_err(|e| e.to_string())?;
+        let process = Process::Child(child);
+        ctx.system_log(
+            self,
+            index,
+            &format!(
+                "started replica {index}: {} {shown_args} (pid {})",
+                process_spec.command,
+                process.pid()
+            ),
+        );
+        Ok(Replica::new(
+            process,
+            checks,
+            launch.target_ports,
+            Vec::new(),
+        ))
+    }
+
+    async fn adopt(&self, ctx: &Context, key: &str) -> Option<RunHandle> {
+        adopt::adopt(self, ctx, key)
+    }
+
+    async fn adopt_for_cleanup(&self, ctx: &Context) -> Option<RunHandle> {
+        adopt::adopt_for_cleanup(self, ctx)
+    }
 }

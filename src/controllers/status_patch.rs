@@ -1,7 +1,7 @@
 //! Writing a status: one JSON merge patch of the `status` subresource per reconcile,
-//! sent only when something changed. Top-level status fields that disappeared are
-//! sent as `null` (our status types skip empty fields, and a merge patch only removes
-//! what it names).
+//! sent only when something changed. Status fields that disappeared — also inside
+//! nested objects — are sent as `null` (our status types skip empty fields, and a merge
+//! patch only removes what it names).
 
 use kube::api::{Api, Patch, PatchParams};
 use serde::Serialize;
@@ -20,13 +20,25 @@ pub fn diff<S: Serialize>(old: Option<&S>, new: &S) -> Option<Value> {
         _ => Map::new(),
     };
     if let Some(Value::Object(old)) = &old {
-        for key in old.keys() {
-            if !patch.contains_key(key) {
-                patch.insert(key.clone(), Value::Null);
-            }
-        }
+        null_removed(old, &mut patch);
     }
     Some(serde_json::json!({ "status": patch }))
+}
+
+/// Adds `null` for every key of `old` that `new` lacks, also inside objects both have
+/// (a merge patch merges nested objects, so a nested field is only removed when named).
+fn null_removed(old: &Map<String, Value>, new: &mut Map<String, Value>) {
+    for (key, old_value) in old {
+        match (old_value, new.get_mut(key)) {
+            (_, None) => {
+                new.insert(key.clone(), Value::Null);
+            }
+            (Value::Object(old_inner), Some(Value::Object(new_inner))) => {
+                null_removed(old_inner, new_inner);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Patches the status of `name` from `old` to `new` when they differ; returns the
@@ -59,6 +71,16 @@ mod tests {
     fn unchanged_status_writes_nothing() {
         let s = json!({"state": "Running"});
         assert_eq!(diff(Some(&s), &s), None);
+    }
+
+    #[test]
+    fn removed_nested_fields_become_null() {
+        let old = json!({"onParentReady": {"succeeded": false, "failures": 2}});
+        let new = json!({"onParentReady": {"succeeded": true}});
+        assert_eq!(
+            diff(Some(&old), &new),
+            Some(json!({"status": {"onParentReady": {"succeeded": true, "failures": null}}}))
+        );
     }
 
     #[test]

@@ -84,9 +84,10 @@ fn describe(reference: &Reference, missing: &Missing) -> String {
     let resource = reference.resource();
     match (missing, reference) {
         (Missing::Resource, _) => format!("resource `{resource}` does not exist yet"),
-        (Missing::Endpoint, Reference::Endpoint { endpoint, .. }) => {
-            format!("resource `{resource}` has no endpoint `{endpoint}`")
-        }
+        (Missing::Endpoint, Reference::Endpoint { endpoint, .. }) => format!(
+            "resource `{resource}` has no endpoint `{endpoint}`; add it to `{resource}`'s \
+             spec.endpoints or fix the name"
+        ),
         (Missing::Endpoint, _) => format!("resource `{resource}` has no such endpoint"),
         (Missing::NotOffered, Reference::Value { .. }) => {
             format!("`{resource}` is not a Parameter, so it has no value")

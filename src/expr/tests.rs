@@ -321,7 +321,8 @@ fn unresolvable_references_say_which_and_why() {
         ),
         (
             "{api.endpoints.metrics.url}",
-            "{api.endpoints.metrics.url}: resource `api` has no endpoint `metrics`",
+            "{api.endpoints.metrics.url}: resource `api` has no endpoint `metrics`; add it to \
+             `api`'s spec.endpoints or fix the name",
         ),
         (
             "{api.endpoints.grpc.url}",

@@ -6,6 +6,10 @@
 //! so it is cheap. Established TCP connections and UDP sessions stay with their
 //! replica when it leaves readiness; only new ones go elsewhere.
 //!
+//! A proxy listens on both address families — `127.0.0.1` and `::1`, or every interface
+//! of both for an `external` endpoint ([`Proxy::listen`]) — because URLs say
+//! `localhost` and many clients try `::1` first.
+//!
 //! TCP: a connection that arrives while no replica is ready is held — up to
 //! [`ProxyOptions::hold_limit`] connections for [`ProxyOptions::hold_timeout`] — and
 //! dispatched as soon as one turns ready; a dial that fails moves on to the next ready
@@ -13,6 +17,7 @@
 //! one replica, closed after [`ProxyOptions::udp_idle_timeout`] without traffic.
 //! Datagrams that arrive while no replica is ready are dropped, as UDP allows.
 
+mod bind;
 mod tcp;
 mod udp;
 
@@ -21,7 +26,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,6 +36,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use super::ports::Protocol;
+pub use bind::listen_addrs;
 
 /// One replica behind the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,31 +86,40 @@ pub struct ProxyStats {
     pub dropped: u64,
 }
 
-/// Where a proxied endpoint's proxy listens: IPv4 loopback, or every interface when the
-/// endpoint is `external` (product.md §5).
-pub fn listen_addr(port: u16, external: bool) -> SocketAddr {
-    let ip = if external {
-        Ipv4Addr::UNSPECIFIED
-    } else {
-        Ipv4Addr::LOCALHOST
-    };
-    SocketAddr::from((ip, port))
-}
-
 /// A running proxy; it stops when dropped or by [`Proxy::shutdown`].
 #[derive(Debug)]
 pub struct Proxy {
     shared: Arc<Shared>,
-    local_addr: SocketAddr,
+    /// Every address listened on, IPv4 first.
+    local_addrs: Vec<SocketAddr>,
     /// Cancelled on stop; every task of this proxy watches it.
     stop: CancellationToken,
-    /// The accept (TCP) or receive (UDP) loop, awaited by [`Proxy::shutdown`].
-    task: Option<JoinHandle<()>>,
+    /// The accept (TCP) or receive (UDP) loop of each listening socket, awaited by
+    /// [`Proxy::shutdown`].
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Proxy {
-    /// Binds `listen` (a loopback address unless the endpoint is `external`) and starts
-    /// proxying with no backends yet. Needs a Tokio runtime.
+    /// Listens on `port` of both loopback addresses (`127.0.0.1` and, when the host has
+    /// it, `::1`), or of both unspecified addresses when the endpoint is `external`, and
+    /// starts proxying with no backends yet. Port 0 picks one port for both. Needs a
+    /// Tokio runtime.
+    pub fn listen(port: u16, external: bool, protocol: Protocol) -> io::Result<Proxy> {
+        Self::listen_with(port, external, protocol, ProxyOptions::default())
+    }
+
+    /// [`Proxy::listen`] with explicit limits.
+    pub fn listen_with(
+        port: u16,
+        external: bool,
+        protocol: Protocol,
+        options: ProxyOptions,
+    ) -> io::Result<Proxy> {
+        Self::serve(bind::both(port, external, protocol)?, options)
+    }
+
+    /// Listens on the single address `listen` only (benchmarks and tests; endpoints use
+    /// [`Proxy::listen`]). Needs a Tokio runtime.
     pub fn start(listen: SocketAddr, protocol: Protocol) -> io::Result<Proxy> {
         Self::start_with(listen, protocol, ProxyOptions::default())
     }
@@ -115,23 +130,44 @@ impl Proxy {
         protocol: Protocol,
         options: ProxyOptions,
     ) -> io::Result<Proxy> {
+        Self::serve(vec![bind::one(listen, protocol)?], options)
+    }
+
+    fn serve(sockets: Vec<bind::Bound>, options: ProxyOptions) -> io::Result<Proxy> {
         let shared = Arc::new(Shared::new(options));
         let stop = CancellationToken::new();
-        let (local_addr, task) = match protocol {
-            Protocol::Tcp => tcp::start(listen, shared.clone(), stop.clone())?,
-            Protocol::Udp => udp::start(listen, shared.clone(), stop.clone())?,
-        };
+        let mut local_addrs = Vec::new();
+        let mut tasks = Vec::new();
+        for socket in sockets {
+            local_addrs.push(socket.local_addr()?);
+            let task = match socket {
+                bind::Bound::Tcp(listener) => tcp::start(listener, shared.clone(), stop.clone()),
+                bind::Bound::Udp(socket) => udp::start(socket, shared.clone(), stop.clone()),
+            };
+            match task {
+                Ok(task) => tasks.push(task),
+                Err(error) => {
+                    stop.cancel();
+                    return Err(error);
+                }
+            }
+        }
         Ok(Proxy {
             shared,
-            local_addr,
+            local_addrs,
             stop,
-            task: Some(task),
+            tasks,
         })
     }
 
-    /// The address the proxy listens on (useful after binding port 0).
+    /// The (first, IPv4) address the proxy listens on; useful after binding port 0.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// Every address the proxy listens on, IPv4 first.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// Replaces the backend list; new clients see it at once and held ones are woken.
@@ -153,7 +189,7 @@ impl Proxy {
     /// listening socket is closed, so the port can be bound again.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
-        if let Some(task) = self.task.take() {
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
     }

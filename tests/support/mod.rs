@@ -35,6 +35,11 @@ impl Server {
         Server::start_with(state_dir, &[])
     }
 
+    /// Starts a server on `state_dir` with extra environment (e.g. `DOCKER_HOST`).
+    pub fn start_in_with_env(state_dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::spawn(state_dir, &[], env)
+    }
+
     /// Starts the API server alone (`serve --no-controllers`) on a fresh temporary state
     /// dir: for tests of API semantics that use Executables as plain objects.
     pub fn start_api_only() -> Server {
@@ -51,9 +56,14 @@ impl Server {
     }
 
     fn start_with(state_dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn(state_dir, extra, &[])
+    }
+
+    fn spawn(state_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kaspire"))
             .args(["--state-dir", state_dir.to_str().unwrap(), "serve"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -8,15 +8,13 @@ use std::sync::Arc;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-use super::health::Checks;
-use super::lifecycle::shutdown_of;
-use super::ports;
-use super::runs::{Process, Replica, Run, RunHandle, lock, track};
 use super::spawn::{LogSink, output_files};
 use crate::api::Executable;
 use crate::controllers::context::Context;
-use crate::runtime::logs::ResourceRef;
-use crate::runtime::process::{Adopted, OutputSink, Stream, TailFrom, TailHandle, tail_file};
+use crate::controllers::workload::health::{Checks, ExecIn};
+use crate::controllers::workload::runs::{Follower, Process, Replica, Run, RunHandle, lock, track};
+use crate::controllers::workload::{Workload, ports, shutdown_of};
+use crate::runtime::process::{Adopted, OutputSink, Stream, TailFrom, tail_file};
 
 /// Takes the processes of this object found at control-plane start: adopts those that
 /// match the current spec, stops the rest. Returns the adopted run, if any.
@@ -24,7 +22,7 @@ pub fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
     let uid = exe.uid().unwrap_or_default();
     let found = lock(&ctx.leftovers).remove(&uid)?;
     let desired = exe.spec.run.replicas.max(0) as u32;
-    let (signal, timeout) = shutdown_of(exe);
+    let (signal, timeout) = shutdown_of(&exe.spec.run);
     let mut keep = Vec::new();
     for leftover in found {
         if leftover.lifecycle_key == key && leftover.replica < desired && !exe.spec.run.stopped {
@@ -46,7 +44,8 @@ pub fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
         return None;
     }
     let mut run = Run::new(key.to_owned());
-    run.ports = ports::plan(exe, exe.status.as_ref().map_or(&[][..], |s| &s.endpoints)).ok()?;
+    let previous = exe.status.as_ref().map_or(&[][..], |s| &s.endpoints);
+    run.ports = ports::plan(&exe.spec.run, false, previous).ok()?;
     let run = ctx.runs.insert(&uid, run);
     let object = ObjectRef::from_obj(exe);
     let replica_ports = exe
@@ -70,9 +69,15 @@ pub fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
         let wake = ctx.wake_executable.clone();
         let checks = {
             let (wake, object) = (wake.clone(), object.clone());
-            Checks::start(exe, &target_ports, &Default::default(), move || {
-                let _ = wake.send(object.clone());
-            })
+            let host = Default::default();
+            Checks::start(
+                &exe.spec.run,
+                &target_ports,
+                ExecIn::Host(&host),
+                move || {
+                    let _ = wake.send(object.clone());
+                },
+            )
             .unwrap_or_default()
         };
         ctx.system_log(
@@ -92,23 +97,23 @@ pub fn adopt(exe: &Executable, ctx: &Context, key: &str) -> Option<RunHandle> {
 
 /// Follows the output files of an adopted Persistent replica into its log, from their
 /// current end (what it wrote while no control plane ran stays in the files).
-fn follow_output(exe: &Executable, ctx: &Context, index: u32) -> Vec<TailHandle> {
+fn follow_output(exe: &Executable, ctx: &Context, index: u32) -> Vec<Follower> {
     if exe.spec.run.lifetime != crate::api::Lifetime::Persistent {
         return Vec::new();
     }
-    let resource = ResourceRef::new(
-        &exe.namespace().unwrap_or_default(),
-        "Executable",
-        &exe.name_any(),
-    );
-    let Ok(sink) = LogSink::open(&ctx.logs, &resource, index) else {
+    let Ok(sink) = LogSink::open(&ctx.logs, &exe.log_ref(), index) else {
         return Vec::new();
     };
     let sink: Arc<dyn OutputSink> = Arc::new(sink);
     let (stdout, stderr) = output_files(&ctx.run_dir, exe, index);
     vec![
-        tail_file(stdout, Stream::Stdout, sink.clone(), TailFrom::End),
-        tail_file(stderr, Stream::Stderr, sink, TailFrom::End),
+        Box::new(tail_file(
+            stdout,
+            Stream::Stdout,
+            sink.clone(),
+            TailFrom::End,
+        )),
+        Box::new(tail_file(stderr, Stream::Stderr, sink, TailFrom::End)),
     ]
 }
 

@@ -100,3 +100,14 @@ fn lease_is_visible_to_other_processes_and_gone_after_drop() {
 fn port_zero_cannot_be_reserved() {
     assert!(matches!(reserve(0), Err(PortError::Zero)));
 }
+
+#[test]
+fn port_held_on_ipv6_loopback_only_is_refused() {
+    // A proxy listens on ::1 too, so a lease must not hand out a port someone holds there.
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("note: this host has no ::1; nothing to check");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    assert!(matches!(reserve(port), Err(PortError::InUse { .. })));
+}

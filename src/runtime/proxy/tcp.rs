@@ -2,42 +2,26 @@
 //! with fall-through, then copy both ways until either side is done.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::copy_bidirectional;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use super::{Gauge, Shared};
 
-/// Pending connections the kernel queues for us; bursts of clients (a benchmark, a
-/// dependent fanning out) should not see refusals while the loop catches up.
-const BACKLOG: u32 = 1024;
-
-/// Binds `listen` and spawns the accept loop.
+/// Spawns the accept loop of `listener` (bound and listening, non-blocking).
 pub(super) fn start(
-    listen: SocketAddr,
+    listener: std::net::TcpListener,
     shared: Arc<Shared>,
     stop: CancellationToken,
-) -> io::Result<(SocketAddr, JoinHandle<()>)> {
-    let socket = match listen {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    // Lets a restarted control plane bind again while old connections sit in TIME_WAIT.
-    socket.set_reuseaddr(true)?;
-    socket.bind(listen)?;
-    let listener = socket.listen(BACKLOG)?;
-    let local_addr = listener.local_addr()?;
-    Ok((
-        local_addr,
-        tokio::spawn(accept_loop(listener, shared, stop)),
-    ))
+) -> io::Result<JoinHandle<()>> {
+    let listener = TcpListener::from_std(listener)?;
+    Ok(tokio::spawn(accept_loop(listener, shared, stop)))
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
@@ -78,6 +62,11 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>, stop: CancellationTok
     let _active = Gauge::enter(&shared.active);
     tokio::select! {
         _ = stop.cancelled() => {}
+        // One read and one write per message: a short read clears readiness, so no extra
+        // EAGAIN read. Profiled under `cargo bench --bench proxy`: > 90 % of the proxy's CPU
+        // is the kernel's (loopback TCP, netfilter, wakeups), ≈ 5 syscalls per request;
+        // splice(2) through a pipe was slower for request/response traffic (two splices and
+        // an EAGAIN per message) and 64 KiB buffers changed nothing for small messages.
         // Errors are resets by either peer; closing both sides is all there is to do.
         _ = copy_bidirectional(&mut client, &mut upstream) => {}
     }

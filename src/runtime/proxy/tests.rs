@@ -1,7 +1,7 @@
 //! Real sockets on loopback: backends that name themselves, clients through the proxy.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -62,8 +62,8 @@ async fn echo(stream: &mut BufReader<TcpStream>, text: &str) -> String {
 }
 
 fn tcp_proxy() -> Proxy {
-    let proxy = Proxy::start(listen_addr(0, false), Protocol::Tcp).unwrap();
-    assert!(proxy.local_addr().ip().is_loopback());
+    let proxy = Proxy::listen(0, false, Protocol::Tcp).unwrap();
+    assert!(proxy.local_addrs().iter().all(|a| a.ip().is_loopback()));
     proxy
 }
 
@@ -263,6 +263,100 @@ async fn idle_udp_session_is_closed_and_the_client_moves_on() {
     assert_eq!(udp_ask(&client, proxy.local_addr(), "a").await, "0:a");
     wait_for(|| proxy.stats().active == 0).await;
     assert_eq!(udp_ask(&client, proxy.local_addr(), "b").await, "1:b");
+}
+
+/// Whether this host can bind `::1` (containers without IPv6 cannot).
+fn host_has_ipv6_loopback() -> bool {
+    std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
+}
+
+#[tokio::test]
+async fn proxy_listens_on_both_loopback_addresses_with_one_port() {
+    let proxy = tcp_proxy();
+    proxy.set_backends(vec![tcp_backend(4).await]);
+    let port = proxy.local_addr().port();
+    let mut expected = vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))];
+    if host_has_ipv6_loopback() {
+        expected.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
+    } else {
+        eprintln!("note: this host has no ::1; only the IPv4 listener is checked");
+    }
+    assert_eq!(proxy.local_addrs(), expected);
+    // What a client that resolves `localhost` does: whichever family it picks works.
+    for addr in expected {
+        assert_eq!(who(addr).await, 4, "through {addr}");
+    }
+}
+
+#[tokio::test]
+async fn external_proxy_listens_on_every_interface_of_both_families() {
+    let proxy = Proxy::listen(0, true, Protocol::Tcp).unwrap();
+    proxy.set_backends(vec![tcp_backend(5).await]);
+    let port = proxy.local_addr().port();
+    assert_eq!(
+        proxy.local_addr(),
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
+    );
+    if host_has_ipv6_loopback() {
+        assert_eq!(
+            proxy.local_addrs()[1],
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))
+        );
+        assert_eq!(who(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await, 5);
+    }
+    assert_eq!(who(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await, 5);
+    if let Some(ip) = non_loopback_ip() {
+        assert_eq!(who(SocketAddr::new(ip, port)).await, 5, "through {ip}");
+    }
+}
+
+#[tokio::test]
+async fn loopback_proxy_is_not_reachable_from_other_interfaces() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("note: this host has no non-loopback address; nothing to check");
+        return;
+    };
+    let proxy = tcp_proxy();
+    proxy.set_backends(vec![tcp_backend(6).await]);
+    let outside = SocketAddr::new(ip, proxy.local_addr().port());
+    let refused = timeout(Duration::from_secs(5), TcpStream::connect(outside))
+        .await
+        .expect("connect timed out");
+    assert!(refused.is_err(), "{outside} accepted a connection");
+}
+
+#[tokio::test]
+async fn a_port_taken_on_ipv6_loopback_only_is_an_error_not_a_half_proxy() {
+    let Ok(holder) = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) else {
+        eprintln!("note: this host has no ::1; nothing to check");
+        return;
+    };
+    let port = holder.local_addr().unwrap().port();
+    let error = Proxy::listen(port, false, Protocol::Tcp).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse, "{error}");
+    // Nothing half-bound is left behind on IPv4.
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
+}
+
+#[tokio::test]
+async fn udp_proxy_answers_on_both_loopback_addresses() {
+    let proxy = Proxy::listen(0, false, Protocol::Udp).unwrap();
+    proxy.set_backends(vec![udp_backend(0).await]);
+    for addr in proxy.local_addrs().to_vec() {
+        let client = UdpSocket::bind(SocketAddr::new(addr.ip(), 0))
+            .await
+            .unwrap();
+        assert_eq!(udp_ask(&client, addr, "hi").await, "0:hi", "through {addr}");
+    }
+}
+
+/// An address of this host that is not loopback (the one a default route leaves from),
+/// if it has one. Connecting a UDP socket sends nothing.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
 /// Polls `done` for up to five seconds.

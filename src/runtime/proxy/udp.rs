@@ -24,17 +24,14 @@ const MAX_DATAGRAM: usize = 65536;
 /// sessions close, so a flood of source addresses cannot exhaust file descriptors.
 const MAX_SESSIONS: usize = 4096;
 
-/// Binds `listen` and spawns the receive loop.
+/// Spawns the receive loop of `socket` (bound, non-blocking).
 pub(super) fn start(
-    listen: SocketAddr,
+    socket: std::net::UdpSocket,
     shared: Arc<Shared>,
     stop: CancellationToken,
-) -> io::Result<(SocketAddr, JoinHandle<()>)> {
-    let socket = std::net::UdpSocket::bind(listen)?;
-    socket.set_nonblocking(true)?;
+) -> io::Result<JoinHandle<()>> {
     let socket = Arc::new(UdpSocket::from_std(socket)?);
-    let local_addr = socket.local_addr()?;
-    Ok((local_addr, tokio::spawn(receive_loop(socket, shared, stop))))
+    Ok(tokio::spawn(receive_loop(socket, shared, stop)))
 }
 
 /// A client's session, owned by the receive loop; dropping it ends its reply task.

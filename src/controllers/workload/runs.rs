@@ -1,5 +1,5 @@
-//! The live side of Executables: for each object (by uid) the replica processes this
-//! control plane runs or adopted, what ended and why, and the pending restarts.
+//! The live side of Executables and Containers: for each object (by uid) the replicas
+//! this control plane runs or adopted, what ended and why, and the pending restarts.
 //! Background tasks (exit watchers, stoppers, probes) only record facts here and wake
 //! the object's reconcile, which alone decides what happens next.
 
@@ -13,21 +13,43 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::health::Checks;
 use super::ports::PortPlan;
-use crate::api::{Executable, ExecutableStatus};
-use crate::runtime::process::{Adopted, Running, Signal, TailHandle};
+use crate::api::RunStatus;
+use crate::runtime::docker::ContainerProcess;
+use crate::runtime::process::{Adopted, Running, Signal};
 
-/// A replica's process: our child, or one adopted after a control-plane restart.
+/// A replica's process: our child, one adopted after a control-plane restart, or a
+/// container.
 #[derive(Clone, Debug)]
 pub enum Process {
     Child(Running),
     Adopted(Adopted),
+    Container(ContainerProcess),
 }
 
 impl Process {
+    /// The process id on the host (a container's main process; 0 when unknown).
     pub fn pid(&self) -> i32 {
         match self {
             Process::Child(p) => p.identity().pid,
             Process::Adopted(p) => p.identity().pid,
+            Process::Container(c) => c.pid,
+        }
+    }
+
+    /// The runtime's id of a container replica.
+    pub fn container_id(&self) -> Option<&str> {
+        match self {
+            Process::Container(c) => Some(&c.id),
+            _ => None,
+        }
+    }
+
+    /// Whether `other` is this very process (not a replacement started since).
+    pub fn same_as(&self, other: &Process) -> bool {
+        match (self, other) {
+            (Process::Container(a), Process::Container(b)) => a.id == b.id,
+            (Process::Container(_), _) | (_, Process::Container(_)) => false,
+            _ => self.pid() == other.pid(),
         }
     }
 
@@ -45,6 +67,10 @@ impl Process {
                 p.wait().await;
                 Ended::default()
             }
+            Process::Container(c) => Ended {
+                code: c.wait().await,
+                signal: None,
+            },
         }
     }
 
@@ -57,6 +83,7 @@ impl Process {
             Process::Adopted(p) => {
                 p.stop(signal, timeout).await;
             }
+            Process::Container(c) => c.stop(signal, timeout).await,
         }
     }
 }
@@ -102,8 +129,11 @@ pub struct Replica {
     pub stopping: Option<StopCause>,
     pub checks: Checks,
     pub target_ports: BTreeMap<String, u16>,
-    /// Followers of an adopted Persistent replica's output files (dropping stops them).
-    pub tails: Vec<TailHandle>,
+    /// Followers of the replica's output kept apart from its process (an adopted
+    /// Persistent process's files, a container's log stream); dropping stops them.
+    pub followers: Vec<Follower>,
+    /// The image a container replica runs, as the engine resolved it.
+    pub image: Option<String>,
 }
 
 impl Replica {
@@ -112,7 +142,7 @@ impl Replica {
         process: Process,
         checks: Checks,
         target_ports: BTreeMap<String, u16>,
-        tails: Vec<TailHandle>,
+        followers: Vec<Follower>,
     ) -> Replica {
         Replica {
             process,
@@ -122,25 +152,31 @@ impl Replica {
             stopping: None,
             checks,
             target_ports,
-            tails,
+            followers,
+            image: None,
         }
     }
 }
 
+/// Something that follows a replica's output while it is kept.
+pub type Follower = Box<dyn Send + Sync>;
+
 /// Adds `replica` to the run as replica `index` and watches its process.
-pub fn track(
+pub fn track<K: kube::Resource + Send + 'static>(
     run: &RunHandle,
     index: u32,
     replica: Replica,
-    wake: UnboundedSender<ObjectRef<Executable>>,
-    key: ObjectRef<Executable>,
-) {
+    wake: UnboundedSender<ObjectRef<K>>,
+    key: ObjectRef<K>,
+) where
+    K::DynamicType: Send,
+{
     let process = replica.process.clone();
     lock(run).replicas.insert(index, replica);
     watch_exit(run, index, process, wake, key);
 }
 
-/// Everything running for one Executable.
+/// Everything running for one Executable or Container.
 pub struct Run {
     /// Hash of the spec fields the processes were started from; a different hash means
     /// the spec changed and the replicas must be replaced.
@@ -173,6 +209,9 @@ impl Run {
     }
 }
 
+/// A status as written: resourceVersion, shared part, the whole status.
+type Written = (u64, RunStatus, serde_json::Value);
+
 /// A shared handle on one object's [`Run`].
 pub type RunHandle = Arc<Mutex<Run>>;
 
@@ -183,8 +222,9 @@ pub struct Runs {
     /// Consecutive restarts per uid since the last reset (the backoff exponent); kept
     /// apart from the run, which ends while a restart of its only replica is pending.
     attempts: Mutex<HashMap<String, u32>>,
-    /// The status last written per uid, with the resourceVersion it produced.
-    written: Mutex<HashMap<String, (u64, ExecutableStatus)>>,
+    /// The status last written per uid (its shared part and all of it as written), with
+    /// the resourceVersion it produced.
+    written: Mutex<HashMap<String, Written>>,
 }
 
 impl Runs {
@@ -221,19 +261,29 @@ impl Runs {
     }
 
     /// Remembers the status written for `uid`, producing `updated`.
-    pub fn remember_status(&self, uid: &str, updated: &Executable, status: ExecutableStatus) {
+    pub fn remember_status<K: kube::Resource>(
+        &self,
+        uid: &str,
+        updated: &K,
+        status: RunStatus,
+        json: serde_json::Value,
+    ) {
         if let Some(rv) = resource_version(updated) {
-            lock(&self.written).insert(uid.to_owned(), (rv, status));
+            lock(&self.written).insert(uid.to_owned(), (rv, status, json));
         }
     }
 
     /// The status this controller wrote for `uid`, when `seen` is older than that write.
     /// (Resource versions of the embedded server are increasing integers.)
-    pub fn fresher_status(&self, uid: &str, seen: &Executable) -> Option<ExecutableStatus> {
+    pub fn fresher_status<K: kube::Resource>(
+        &self,
+        uid: &str,
+        seen: &K,
+    ) -> Option<(RunStatus, serde_json::Value)> {
         let seen = resource_version(seen)?;
         let written = lock(&self.written);
-        let (rv, status) = written.get(uid)?;
-        (*rv > seen).then(|| status.clone())
+        let (rv, status, json) = written.get(uid)?;
+        (*rv > seen).then(|| (status.clone(), json.clone()))
     }
 
     /// Every run, for the end of the session.
@@ -242,8 +292,8 @@ impl Runs {
     }
 }
 
-fn resource_version(object: &Executable) -> Option<u64> {
-    object.metadata.resource_version.as_deref()?.parse().ok()
+fn resource_version<K: kube::Resource>(object: &K) -> Option<u64> {
+    object.meta().resource_version.as_deref()?.parse().ok()
 }
 
 /// Locks a mutex, recovering from a panic elsewhere (the data stays consistent: every
@@ -255,13 +305,15 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Watches a replica's process: records how it ended, then wakes the object.
-pub fn watch_exit(
+pub fn watch_exit<K: kube::Resource + Send + 'static>(
     run: &RunHandle,
     index: u32,
     process: Process,
-    wake: UnboundedSender<ObjectRef<Executable>>,
-    key: ObjectRef<Executable>,
-) {
+    wake: UnboundedSender<ObjectRef<K>>,
+    key: ObjectRef<K>,
+) where
+    K::DynamicType: Send,
+{
     let run = Arc::downgrade(run);
     tokio::spawn(async move {
         let ended = process.wait().await;
@@ -270,7 +322,7 @@ pub fn watch_exit(
             let mut run = lock(&run);
             // The pid check ignores a late report about a replica already replaced.
             if let Some(replica) = run.replicas.get_mut(&index)
-                && replica.process.pid() == process.pid()
+                && replica.process.same_as(&process)
             {
                 replica.ended = Some(ended);
                 replica.checks.stop();
@@ -281,15 +333,17 @@ pub fn watch_exit(
 }
 
 /// Stops a replica in the background and wakes the object when it is gone.
-pub fn stop_replica(
+pub fn stop_replica<K: kube::Resource + Send + 'static>(
     run: &RunHandle,
     index: u32,
     cause: StopCause,
     signal: Signal,
     timeout: Duration,
-    wake: UnboundedSender<ObjectRef<Executable>>,
-    key: ObjectRef<Executable>,
-) {
+    wake: UnboundedSender<ObjectRef<K>>,
+    key: ObjectRef<K>,
+) where
+    K::DynamicType: Send,
+{
     let process = {
         let mut run = lock(run);
         let Some(replica) = run.replicas.get_mut(&index) else {

@@ -1,14 +1,16 @@
 //! The inputs of a start, resolved in the consumer's context: `env` and `args` with
 //! their expressions (§4), and the Aspire variables of `references`. A process reaches
-//! everything at `localhost:PORT`; secret values are resolved for the process but only
-//! ever shown masked.
+//! everything at `localhost:PORT`, a container reaches other containers as
+//! `NAME:TARGETPORT` and the host as `host.docker.internal:PORT`; secret values are
+//! resolved for the replica but only ever shown masked.
 
 use std::collections::BTreeSet;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::{EndpointStatus, Executable, RunSpec, RunStatus};
+use super::Workload;
+use crate::api::{EndpointStatus, RunSpec, RunStatus};
 use crate::controllers::context::Context;
 use crate::controllers::directory::Directory;
 use crate::controllers::parameter::{VALUE_KEY, secret_name};
@@ -22,6 +24,8 @@ use crate::expr::{
 pub struct Inputs {
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
+    /// `args` with secret values masked: what logs and events may show.
+    pub masked_args: Vec<String>,
 }
 
 /// Why the inputs cannot be resolved yet.
@@ -34,8 +38,7 @@ pub enum Problem {
 }
 
 /// Every template of the spec with the field it came from, parsed.
-fn templates(exe: &Executable) -> Result<Vec<(String, Template)>, Problem> {
-    let spec = &exe.spec.run;
+fn templates(spec: &RunSpec) -> Result<Vec<(String, Template)>, Problem> {
     let mut all = Vec::new();
     for (i, arg) in spec.args.iter().enumerate() {
         all.push((format!("spec.args[{i}]"), arg.as_str()));
@@ -57,9 +60,9 @@ fn templates(exe: &Executable) -> Result<Vec<(String, Template)>, Problem> {
         .collect()
 }
 
-/// The Parameters `exe`'s expressions use; its start waits until they are Ready.
-pub fn parameters(exe: &Executable) -> Vec<String> {
-    let Ok(templates) = templates(exe) else {
+/// The Parameters `spec`'s expressions use; its start waits until they are Ready.
+pub fn parameters(spec: &RunSpec) -> Vec<String> {
+    let Ok(templates) = templates(spec) else {
         return Vec::new();
     };
     let names: BTreeSet<String> = templates
@@ -75,22 +78,23 @@ pub fn parameters(exe: &Executable) -> Vec<String> {
 
 /// The inputs of one replica; `own` is this resource as the replica sees itself (its
 /// ports, before status shows them).
-pub fn inputs(exe: &Executable, ctx: &Context, own: Entry) -> Result<Inputs, Problem> {
-    let namespace = exe.namespace().unwrap_or_default();
-    let spec = &exe.spec.run;
-    let templates = templates(exe)?;
+pub fn inputs<K: Workload>(object: &K, ctx: &Context, own: Entry) -> Result<Inputs, Problem> {
+    let namespace = object.namespace().unwrap_or_default();
+    let spec = object.run_spec();
+    let templates = templates(spec)?;
     let mut names: Vec<String> = templates
         .iter()
         .flat_map(|(_, t)| t.references().map(|r| r.resource().to_owned()))
         .collect();
     names.extend(spec.references.iter().cloned());
-    let mut snapshot = snapshot(&ctx.directory, &namespace, names, ExprContext::Process);
-    *snapshot.resource(&exe.name_any()) = own;
+    let mut snapshot = snapshot(&ctx.directory, &namespace, names, object.expr_context());
+    *snapshot.resource(&object.name_any()) = own;
     let mut env: Vec<(String, String)> = Vec::new();
     for name in &spec.references {
         env.extend(reference_env(&ctx.directory, &namespace, &snapshot, name)?);
     }
     let mut args = Vec::new();
+    let mut masked_args = Vec::new();
     for (field, template) in &templates {
         let resolved = template
             .resolve(&snapshot)
@@ -100,14 +104,21 @@ pub fn inputs(exe: &Executable, ctx: &Context, own: Entry) -> Result<Inputs, Pro
             .and_then(|f| f.strip_suffix("].value"))
         {
             Some(name) => env.push((name.to_owned(), resolved.text)),
-            None => args.push(resolved.text),
+            None => {
+                args.push(resolved.text);
+                masked_args.push(resolved.masked);
+            }
         }
     }
-    Ok(Inputs { env, args })
+    Ok(Inputs {
+        env,
+        args,
+        masked_args,
+    })
 }
 
 /// What the consumer can know about `names` (and what their connection strings name).
-fn snapshot(
+pub(crate) fn snapshot(
     directory: &Directory,
     namespace: &str,
     names: Vec<String>,
@@ -149,11 +160,7 @@ fn entry(directory: &Directory, namespace: &str, name: &str) -> Option<Entry> {
     {
         let location = Location::Container {
             name: name.to_owned(),
-            network: ctr
-                .spec
-                .network
-                .clone()
-                .unwrap_or_else(|| format!("kaspire-{namespace}")),
+            network: crate::api::container_network(&ctr),
         };
         return Some(run_entry(
             &ctr.spec.run,
@@ -221,23 +228,24 @@ pub fn run_entry(run: &RunSpec, status: Option<&RunStatus>, location: Location) 
 /// `spec.connectionString` resolved for status (secrets masked), with `status` standing in
 /// for the resource's own entry (its endpoints were allocated in this very reconcile).
 /// `None` without a template; `Err` while something it names is missing.
-pub fn connection_string(
-    exe: &Executable,
+pub fn connection_string<K: Workload>(
+    object: &K,
     ctx: &Context,
     status: &RunStatus,
 ) -> Option<Result<Resolved, String>> {
-    let text = exe.spec.run.connection_string.as_deref()?;
+    let text = object.run_spec().connection_string.as_deref()?;
     let template = match expr::parse(text) {
         Ok(template) => template,
         Err(e) => return Some(Err(format!("spec.connectionString: {e}"))),
     };
-    let namespace = exe.namespace().unwrap_or_default();
+    let namespace = object.namespace().unwrap_or_default();
     let names = template
         .references()
         .map(|r| r.resource().to_owned())
         .collect();
     let mut snapshot = snapshot(&ctx.directory, &namespace, names, ExprContext::Process);
-    *snapshot.resource(&exe.name_any()) = run_entry(&exe.spec.run, Some(status), Location::Host);
+    *snapshot.resource(&object.name_any()) =
+        run_entry(object.run_spec(), Some(status), Location::Host);
     Some(template.resolve(&snapshot).map_err(|e| e.to_string()))
 }
 

@@ -1,12 +1,14 @@
-//! Ports of an Executable's endpoints: the stable `port` clients use — with the L4
-//! proxy that spreads connections over ready replicas — and each replica's
-//! `targetPort`. Every port is a machine-wide lease ([`crate::runtime::ports`]) held
-//! as long as the run, so no other resource or kaspire instance gets it.
+//! Ports of a workload's endpoints: the stable `port` clients use — with the L4 proxy
+//! that spreads connections over ready replicas — and where each replica is reached
+//! from the host: a process's own `targetPort`, or the host port a container's
+//! `targetPort` is published on. Every host port is a machine-wide lease
+//! ([`crate::runtime::ports`]) held as long as the run, so no other resource or
+//! kaspire instance gets it.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::api::{EndpointScheme, EndpointStatus, Executable};
+use crate::api::{EndpointScheme, EndpointStatus, RunSpec};
 use crate::runtime::ports::{self, PortLease, Protocol};
 use crate::runtime::proxy::{Backend, Proxy};
 
@@ -16,9 +18,10 @@ pub struct EndpointPorts {
     pub name: String,
     /// The port clients use (`spec.port`, the port it had before, or allocated).
     pub port: u16,
-    /// A fixed `targetPort`, shared by the only replica (unproxied: the port itself).
+    /// A fixed host port of the only replica (a process's fixed `targetPort`; unproxied:
+    /// the port itself).
     pub fixed_target: Option<u16>,
-    /// Allocated target ports by replica index.
+    /// Allocated host ports by replica index.
     pub targets: BTreeMap<u32, u16>,
     leases: Vec<PortLease>,
     proxy: Option<Proxy>,
@@ -30,15 +33,25 @@ pub struct PortPlan {
     pub endpoints: Vec<EndpointPorts>,
 }
 
-/// Checks the endpoints of `exe`, leases the ports clients use and starts their
+/// Checks the endpoints of `spec`, leases the ports clients use and starts their
 /// proxies. Ports from `previous` (the last status) are kept when still free, so
 /// URLs survive restarts and Persistent resources keep their ports across sessions.
-pub fn plan(exe: &Executable, previous: &[EndpointStatus]) -> Result<PortPlan, String> {
-    let spec = &exe.spec.run;
+/// `own_network`: replicas are containers, each listening on `targetPort` in its own
+/// network namespace, reached from the host through a published port.
+pub fn plan(
+    spec: &RunSpec,
+    own_network: bool,
+    previous: &[EndpointStatus],
+) -> Result<PortPlan, String> {
     let mut endpoints = Vec::new();
     for (i, endpoint) in spec.endpoints.iter().enumerate() {
         let field = format!("spec.endpoints[{i}] ({})", endpoint.name);
-        if spec.replicas > 1 && endpoint.target_port.is_some() {
+        if own_network && endpoint.target_port.is_none() {
+            return Err(format!(
+                "{field}: targetPort is required for a Container: set it to the port the image listens on inside the container"
+            ));
+        }
+        if !own_network && spec.replicas > 1 && endpoint.target_port.is_some() {
             return Err(format!(
                 "{field}: targetPort {} is fixed but replicas is {}; every replica needs its own port, so remove targetPort (kaspire allocates one per replica)",
                 endpoint.target_port.unwrap_or_default(),
@@ -75,18 +88,20 @@ pub fn plan(exe: &Executable, previous: &[EndpointStatus]) -> Result<PortPlan, S
         };
         let port = lease.port();
         leases.push(lease);
-        let mut fixed_target = endpoint.target_port.map(|p| p as u16);
+        // A container's targetPort is inside the container; on the host each replica
+        // gets a published port of its own.
+        let mut fixed_target = if own_network {
+            None
+        } else {
+            endpoint.target_port.map(|p| p as u16)
+        };
         let mut proxy = None;
         if endpoint.proxied {
-            let host = if endpoint.external {
-                Ipv4Addr::UNSPECIFIED
-            } else {
-                Ipv4Addr::LOCALHOST
-            };
-            let listen = SocketAddr::from((host, port));
+            // Loopback on both families (URLs say `localhost`, which many clients
+            // resolve to ::1 first); every interface only when `external`.
             proxy = Some(
-                Proxy::start(listen, protocol)
-                    .map_err(|e| format!("{field}: cannot listen on {listen}: {e}"))?,
+                Proxy::listen(port, endpoint.external, protocol)
+                    .map_err(|e| format!("{field}: cannot listen on port {port}: {e}"))?,
             );
             if let Some(target) = fixed_target {
                 leases.push(
@@ -153,33 +168,35 @@ impl PortPlan {
     }
 
     /// This resource as one of its replicas sees itself in expressions: every endpoint
-    /// at its stable port, with the replica's own target port.
+    /// at its stable port, with the replica's own target port, at `location`.
     pub fn own_entry(
         &self,
-        exe: &Executable,
+        run: &RunSpec,
+        location: crate::expr::Location,
         target_ports: &BTreeMap<String, u16>,
     ) -> crate::expr::Entry {
-        let endpoints = exe
-            .spec
-            .run
+        let in_container = matches!(location, crate::expr::Location::Container { .. });
+        let endpoints = run
             .endpoints
             .iter()
             .zip(&self.endpoints)
             .map(|(spec, ports)| {
+                let target_port = match spec.target_port {
+                    Some(port) if in_container => port as u16,
+                    _ => target_ports.get(&spec.name).copied().unwrap_or(ports.port),
+                };
                 let target = crate::expr::EndpointTarget {
                     scheme: spec.scheme.as_str().to_owned(),
-                    location: crate::expr::Location::Host,
+                    location: location.clone(),
                     port: ports.port,
-                    target_port: target_ports.get(&spec.name).copied().unwrap_or(ports.port),
+                    target_port,
                 };
                 (spec.name.clone(), Some(target))
             })
             .collect();
         crate::expr::Entry {
             endpoints,
-            connection_string: exe
-                .spec
-                .run
+            connection_string: run
                 .connection_string
                 .as_deref()
                 .and_then(|t| crate::expr::parse(t).ok()),

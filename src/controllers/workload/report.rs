@@ -1,28 +1,30 @@
-//! Assembling an Executable's status from the decided state and the live run: per
+//! Assembling a workload's status from the decided state and the live run: per
 //! replica details, health, endpoints, the `Ready` and `Completed` conditions, and
 //! the relationships the dashboard draws.
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::Workload;
 use super::runs::{RunHandle, lock};
 use crate::api::conditions::{self, COMPLETED, READY, reason};
 use crate::api::{
-    Condition, EndpointStatus, Executable, ExecutableStatus, Health, Relationship, ReplicaStatus,
-    ResourceState,
+    Condition, EndpointStatus, Health, Relationship, ReplicaStatus, ResourceState, RunSpec,
+    RunStatus,
 };
 
 /// Fills `status` for `state` (the reconcile's decision) from `run`.
-pub fn fill(
-    status: &mut ExecutableStatus,
-    exe: &Executable,
+pub fn fill<K: Workload>(
+    status: &mut RunStatus,
+    object: &K,
     run: Option<&RunHandle>,
     mut state: ResourceState,
     mut why: &'static str,
     mut message: Option<String>,
 ) {
-    let generation = exe.metadata.generation;
-    let desired = exe.spec.run.replicas.max(0) as u32;
+    let generation = object.meta().generation;
+    let spec = object.run_spec();
+    let desired = spec.replicas.max(0) as u32;
     let mut ready = false;
     if let Some(run) = run {
         let run = lock(run);
@@ -38,11 +40,9 @@ pub fn fill(
                 };
                 ReplicaStatus {
                     index: index as i32,
-                    pid: replica
-                        .ended
-                        .is_none()
+                    pid: (replica.ended.is_none() && replica.process.pid() > 0)
                         .then(|| replica.process.pid() as i64),
-                    container_id: None,
+                    container_id: replica.process.container_id().map(str::to_owned),
                     state: replica_state,
                     health: replica
                         .ended
@@ -106,24 +106,28 @@ pub fn fill(
             .ports
             .endpoints
             .iter()
-            .zip(&exe.spec.run.endpoints)
-            .map(|(ports, spec)| EndpointStatus {
+            .zip(&spec.endpoints)
+            .map(|(ports, endpoint)| EndpointStatus {
                 name: ports.name.clone(),
                 url: Some(format!(
                     "{}://localhost:{}",
-                    spec.scheme.as_str(),
+                    endpoint.scheme.as_str(),
                     ports.port
                 )),
                 host: Some("localhost".into()),
                 port: Some(ports.port as i32),
-                target_ports: (0..desired)
-                    .filter_map(|i| {
-                        ports
-                            .fixed_target
-                            .or_else(|| ports.targets.get(&i).copied())
-                    })
-                    .map(i32::from)
-                    .collect(),
+                // A container's replicas all listen on its targetPort (inside).
+                target_ports: match endpoint.target_port {
+                    Some(inside) if K::OWN_NETWORK => vec![inside],
+                    _ => (0..desired)
+                        .filter_map(|i| {
+                            ports
+                                .fixed_target
+                                .or_else(|| ports.targets.get(&i).copied())
+                        })
+                        .map(i32::from)
+                        .collect(),
+                },
             })
             .collect();
     } else {
@@ -178,7 +182,7 @@ pub fn fill(
         )
         .with_observed_generation(generation),
     );
-    status.relationships = relationships(exe);
+    status.relationships = relationships(spec);
 }
 
 fn completed_reason(state: ResourceState) -> &'static str {
@@ -205,8 +209,7 @@ fn aggregate(healths: impl Iterator<Item = Option<Health>>) -> Option<Health> {
 }
 
 /// Parent, waits, references and declared relationships, for the dashboard and `get --tree`.
-pub fn relationships(exe: &Executable) -> Vec<Relationship> {
-    let spec = &exe.spec.run;
+pub fn relationships(spec: &RunSpec) -> Vec<Relationship> {
     let mut all: Vec<Relationship> = Vec::new();
     let mut add = |name: &str, type_: &str| {
         let r = Relationship {

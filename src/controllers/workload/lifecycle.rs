@@ -1,4 +1,4 @@
-//! One reconcile of an Executable: supervise what runs, honour requests and spec
+//! One reconcile of an Executable or Container: supervise what runs, honour requests and spec
 //! changes, start when the waits allow, and write the status that results — once,
 //! and only when it changed.
 //!
@@ -19,21 +19,19 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
-use super::health::Checks;
-use super::runs::{Process, Replica, Run, RunHandle, StopCause, lock, stop_replica, track};
-use super::spawn::{LogSink, ReplicaPlan, lifecycle_key};
-use super::{Error, adopt, ports, report, resolve};
+use super::runs::{Run, RunHandle, StopCause, lock, stop_replica, track};
+use super::{Error, Launch, Workload, ports, report, resolve, shutdown_signal};
 use crate::api::conditions::reason;
 use crate::api::{
-    Executable, ExecutableStatus, RESTART_REQUESTED_AT_ANNOTATION, ResourceState, RestartPolicy,
+    RESTART_REQUESTED_AT_ANNOTATION, ResourceState, RestartPolicy, RunSpec, RunStatus,
     START_REQUESTED_AT_ANNOTATION,
 };
 use crate::controllers::backoff;
 use crate::controllers::context::Context;
 use crate::controllers::status_patch;
 use crate::controllers::waits::{Verdict, Waits};
-use crate::runtime::logs::ResourceRef;
-use crate::runtime::process::{Signal, signal_from_name, spawn};
+use crate::expr::Location;
+use crate::runtime::process::{Signal, signal_from_name};
 
 /// What the reconcile decided the object's state is, before the status is assembled.
 struct Outcome {
@@ -55,33 +53,45 @@ impl Outcome {
 }
 
 /// A request annotation that was not acted on yet.
-fn pending_request(exe: &Executable, annotation: &str, handled: Option<&String>) -> Option<String> {
-    exe.annotations()
+fn pending_request<K: Workload>(
+    object: &K,
+    annotation: &str,
+    handled: Option<&String>,
+) -> Option<String> {
+    object
+        .annotations()
         .get(annotation)
         .filter(|value| Some(*value) != handled)
         .cloned()
 }
 
-pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error> {
-    let namespace = exe.namespace().unwrap_or_default();
-    let name = exe.name_any();
-    let uid = exe.uid().unwrap_or_default();
-    let api: Api<Executable> = Api::namespaced(ctx.client.clone(), &namespace);
+pub async fn apply<K: Workload>(object: Arc<K>, ctx: &Context) -> Result<Action, Error> {
+    let object: &K = &object;
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let uid = object.uid().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let runs = K::runs(ctx);
     // The cache may not have caught up with the status this controller wrote last;
     // deciding from an older one would act on a request or a restart twice.
-    let old = ctx
-        .runs
-        .fresher_status(&uid, &exe)
-        .or_else(|| exe.status.clone());
+    let (old, old_json) = match runs.fresher_status(&uid, object) {
+        Some((status, json)) => (Some(status), Some(json)),
+        None => (
+            object.run_status().cloned(),
+            serde_json::to_value(object)
+                .ok()
+                .and_then(|mut o| o.get_mut("status").map(serde_json::Value::take)),
+        ),
+    };
     let mut status = old.clone().unwrap_or_default();
-    let spec = &exe.spec.run;
+    let spec = object.run_spec();
     let start_request = pending_request(
-        &exe,
+        object,
         START_REQUESTED_AT_ANNOTATION,
         status.handled_start_request.as_ref(),
     );
     let restart_request = pending_request(
-        &exe,
+        object,
         RESTART_REQUESTED_AT_ANNOTATION,
         status.handled_restart_request.as_ref(),
     );
@@ -98,12 +108,18 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         return Ok(Action::await_change());
     }
 
-    if adopt_parent(&exe, ctx, &api).await? {
+    if adopt_parent(object, ctx, &api).await? {
         return Ok(Action::await_change());
     }
-    let key = lifecycle_key(&exe);
-    let run = ctx.runs.get(&uid).or_else(|| adopt::adopt(&exe, ctx, &key));
-    let parent_gone = parent_stopped(&exe, ctx);
+    if let Some(problem) = K::runtime_problem(ctx).await {
+        return runtime_unhealthy(object, ctx, &api, old, old_json, problem).await;
+    }
+    let key = object.lifecycle_key();
+    let run = match runs.get(&uid) {
+        Some(run) => Some(run),
+        None => object.adopt(ctx, &key).await,
+    };
+    let parent_gone = parent_stopped(object, ctx);
     let mut outcome: Option<Outcome> = None;
     let mut start_bypassing_waits = false;
 
@@ -126,15 +142,15 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         };
         if let Some((message, why)) = &end_reason {
             if !lock(run).ending {
-                ctx.system_log(&*exe, 0, &format!("stopping all replicas: {message}"));
+                ctx.system_log(object, 0, &format!("stopping all replicas: {message}"));
             }
             lock(run).ending = true;
-            stop_all(run, &exe, ctx);
+            stop_all(run, object, ctx);
             if lock(run).alive() > 0 {
                 outcome = Some(Outcome::new(ResourceState::Stopping, why, message.clone()));
             }
         } else {
-            outcome = supervise(run, &exe, ctx, &mut status)?;
+            outcome = supervise(run, object, ctx, &mut status).await?;
         }
         if outcome.is_none() {
             // Nothing of this run is alive: fold its result into the status and drop it.
@@ -145,7 +161,7 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
                 .collect::<Vec<_>>();
             let restart_at = lock(run).restart_due.values().min().copied();
             let was_ending = lock(run).ending;
-            ctx.runs.remove(&uid);
+            runs.remove(&uid);
             status.finished_at = Some(Time(Timestamp::now()));
             status.replicas.iter_mut().for_each(|r| {
                 r.pid = None;
@@ -188,7 +204,7 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
                     o.requeue = Some(wait);
                     outcome = Some(o);
                     ctx.event(
-                        &*exe,
+                        object,
                         true,
                         "Exited",
                         format!(
@@ -202,14 +218,14 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
                         reason::FINISHED,
                         ended_text.clone(),
                     ));
-                    ctx.event(&*exe, false, "Finished", format!("{name} {ended_text}"));
+                    ctx.event(object, false, "Finished", format!("{name} {ended_text}"));
                 } else {
                     outcome = Some(Outcome::new(
                         ResourceState::Exited,
                         reason::EXITED,
                         ended_text.clone(),
                     ));
-                    ctx.event(&*exe, true, "Exited", format!("{name} {ended_text}"));
+                    ctx.event(object, true, "Exited", format!("{name} {ended_text}"));
                 }
             }
         }
@@ -219,7 +235,7 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         // Nothing runs: decide whether to start.
         let generation_changed = status
             .observed_generation
-            .is_some_and(|g| Some(g) != exe.metadata.generation);
+            .is_some_and(|g| Some(g) != object.meta().generation);
         if spec.stopped {
             let state = if status.started_at.is_some() {
                 ResourceState::Exited
@@ -253,7 +269,7 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
                 status.next_restart_at = None;
                 status.restart_count += 1;
                 ctx.event(
-                    &*exe,
+                    object,
                     false,
                     "Restarting",
                     format!(
@@ -283,20 +299,23 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
 
     if outcome.is_none() {
         let after_restart = run.is_some() || was_running(&status);
-        outcome = Some(start(
-            &exe,
-            ctx,
-            &key,
-            &mut status,
-            start_bypassing_waits,
-            after_restart,
-        )?);
+        outcome = Some(
+            start(
+                object,
+                ctx,
+                &key,
+                &mut status,
+                start_bypassing_waits,
+                after_restart,
+            )
+            .await?,
+        );
     }
     let outcome = outcome.expect("decided above");
-    let run = ctx.runs.get(&uid);
+    let run = runs.get(&uid);
     report::fill(
         &mut status,
-        &exe,
+        object,
         run.as_ref(),
         outcome.state,
         outcome.reason,
@@ -308,13 +327,14 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
         // Already running: the request is met as it stands.
         status.handled_start_request = Some(request.clone());
     }
-    status.connection_string = match resolve::connection_string(&exe, ctx, &status) {
+    status.connection_string = match resolve::connection_string(object, ctx, &status) {
         Some(Ok(resolved)) if run.is_some() => Some(resolved.masked),
         _ => None,
     };
-    announce(&exe, ctx, old.as_ref(), &status);
-    if let Some(updated) = status_patch::write(&api, &name, old.as_ref(), &status).await? {
-        ctx.runs.remember_status(&uid, &updated, status.clone());
+    announce(object, ctx, old.as_ref(), &status);
+    let new_json = object.status_json(&status, run.as_ref());
+    if let Some(updated) = status_patch::write(&api, &name, old_json.as_ref(), &new_json).await? {
+        runs.remember_status(&uid, &updated, status.clone(), new_json);
     }
     Ok(match outcome.requeue {
         Some(after) => Action::requeue(after.max(Duration::from_millis(10))),
@@ -328,28 +348,24 @@ pub async fn apply(exe: Arc<Executable>, ctx: &Context) -> Result<Action, Error>
 
 /// Makes the parent own this resource (ownerReferences), so deleting the parent
 /// deletes it; returns whether it patched (the change wakes the reconcile again).
-async fn adopt_parent(
-    exe: &Executable,
-    ctx: &Context,
-    api: &Api<Executable>,
-) -> Result<bool, Error> {
-    let Some(parent) = &exe.spec.run.parent else {
+async fn adopt_parent<K: Workload>(object: &K, ctx: &Context, api: &Api<K>) -> Result<bool, Error> {
+    let Some(parent) = &object.run_spec().parent else {
         return Ok(false);
     };
-    let namespace = exe.namespace().unwrap_or_default();
+    let namespace = object.namespace().unwrap_or_default();
     let Some(owner) = ctx.directory.owner_reference(&namespace, &parent.name) else {
         return Ok(false);
     };
-    let mut owners = exe.metadata.owner_references.clone().unwrap_or_default();
+    let mut owners = object.meta().owner_references.clone().unwrap_or_default();
     if owners.iter().any(|o| o.uid == owner.uid) {
         return Ok(false);
     }
     // A parent recreated under the same name: the old one's reference goes.
     owners.retain(|o| !(o.name == owner.name && o.kind == owner.kind));
     owners.push(owner);
-    let patch = serde_json::json!({"metadata": {"ownerReferences": owners, "resourceVersion": exe.resource_version()}});
+    let patch = serde_json::json!({"metadata": {"ownerReferences": owners, "resourceVersion": object.resource_version()}});
     api.patch(
-        &exe.name_any(),
+        &object.name_any(),
         &PatchParams::default(),
         &Patch::Merge(patch),
     )
@@ -357,7 +373,7 @@ async fn adopt_parent(
     Ok(true)
 }
 
-fn current_reason(status: &ExecutableStatus) -> Option<&'static str> {
+fn current_reason(status: &RunStatus) -> Option<&'static str> {
     let ready = crate::api::conditions::find(&status.conditions, crate::api::conditions::READY)?;
     [
         reason::PARENT_STOPPED,
@@ -373,7 +389,7 @@ fn current_reason(status: &ExecutableStatus) -> Option<&'static str> {
 }
 
 /// The status says processes ran, but none are known: the control plane restarted.
-fn was_running(status: &ExecutableStatus) -> bool {
+fn was_running(status: &RunStatus) -> bool {
     matches!(
         status.state,
         ResourceState::Starting | ResourceState::Running | ResourceState::Stopping
@@ -381,10 +397,21 @@ fn was_running(status: &ExecutableStatus) -> bool {
 }
 
 /// The parent stopped, failed or was deleted: the message to stop the child with.
-fn parent_stopped(exe: &Executable, ctx: &Context) -> Option<String> {
-    let parent = exe.spec.run.parent.as_ref()?;
-    let namespace = exe.namespace().unwrap_or_default();
+fn parent_stopped<K: Workload>(object: &K, ctx: &Context) -> Option<String> {
+    let parent = object.run_spec().parent.as_ref()?;
+    let namespace = object.namespace().unwrap_or_default();
     match ctx.directory.lookup(&namespace, &parent.name) {
+        // Released by an Orphan delete (its ownerReference is gone): keep running, as
+        // Kubernetes leaves orphans alone.
+        None if !object
+            .meta()
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.name == parent.name) =>
+        {
+            None
+        }
         None => Some(format!("parent {} was deleted", parent.name)),
         Some(dep) if dep.state.is_terminal() || dep.state == ResourceState::Stopping => {
             Some(format!("parent {} is {}", parent.name, dep.state))
@@ -393,8 +420,8 @@ fn parent_stopped(exe: &Executable, ctx: &Context) -> Option<String> {
     }
 }
 
-fn stop_all(run: &RunHandle, exe: &Executable, ctx: &Context) {
-    let (signal, timeout) = shutdown_of(exe);
+fn stop_all<K: Workload>(run: &RunHandle, object: &K, ctx: &Context) {
+    let (signal, timeout) = shutdown_of(object.run_spec());
     let indexes: Vec<u32> = lock(run).replicas.keys().copied().collect();
     lock(run).restart_due.clear();
     for index in indexes {
@@ -404,15 +431,15 @@ fn stop_all(run: &RunHandle, exe: &Executable, ctx: &Context) {
             StopCause::Requested,
             signal,
             timeout,
-            ctx.wake_executable.clone(),
-            ObjectRef::from_obj(exe),
+            K::waker(ctx).clone(),
+            ObjectRef::from_obj(object),
         );
     }
 }
 
 /// The signal and grace period of `spec.shutdown` (validated at start; SIGTERM if unknown).
-pub fn shutdown_of(exe: &Executable) -> (Signal, Duration) {
-    let shutdown = &exe.spec.run.shutdown;
+pub fn shutdown_of(spec: &RunSpec) -> (Signal, Duration) {
+    let shutdown = &spec.shutdown;
     (
         signal_from_name(&shutdown.signal).unwrap_or(Signal::TERM),
         Duration::from_secs(shutdown.timeout_seconds.max(0) as u64),
@@ -421,17 +448,18 @@ pub fn shutdown_of(exe: &Executable) -> (Signal, Duration) {
 
 /// Keeps a run going: restarts per policy, liveness kills, scaling. Returns the
 /// outcome while anything is alive or due, `None` when the run is over.
-fn supervise(
+async fn supervise<K: Workload>(
     run: &RunHandle,
-    exe: &Executable,
+    object: &K,
     ctx: &Context,
-    status: &mut ExecutableStatus,
+    status: &mut RunStatus,
 ) -> Result<Option<Outcome>, Error> {
-    let spec = &exe.spec.run;
-    let key = ObjectRef::from_obj(exe);
-    let uid = exe.uid().unwrap_or_default();
+    let spec = object.run_spec();
+    let runs = K::runs(ctx);
+    let key = ObjectRef::from_obj(object);
+    let uid = object.uid().unwrap_or_default();
     let desired = spec.replicas.max(0) as u32;
-    let (signal, timeout) = shutdown_of(exe);
+    let (signal, timeout) = shutdown_of(spec);
     let now = Instant::now();
 
     // Liveness failures and scale-down first, outside the lock (stopping takes it).
@@ -449,10 +477,10 @@ fn supervise(
     for (index, cause, failure) in stops {
         if let Some(failure) = failure {
             let line = format!("replica {index}: liveness check failed: {failure}; stopping it");
-            ctx.system_log(exe, index, &line);
-            ctx.event(exe, true, "Unhealthy", line);
+            ctx.system_log(object, index, &line);
+            ctx.event(object, true, "Unhealthy", line);
         }
-        let wake = ctx.wake_executable.clone();
+        let wake = K::waker(ctx).clone();
         stop_replica(run, index, cause, signal, timeout, wake, key.clone());
     }
 
@@ -481,13 +509,13 @@ fn supervise(
                 continue;
             }
             let reset = replica.started.elapsed() >= backoff::RESET_AFTER;
-            let delay = backoff::delay(&spec.restart_backoff, ctx.runs.next_attempt(&uid, reset));
+            let delay = backoff::delay(&spec.restart_backoff, runs.next_attempt(&uid, reset));
             let line = format!(
                 "replica {index} {}; restarting in {:.1} s",
                 ended.describe(),
                 delay.as_secs_f64()
             );
-            ctx.system_log(exe, index, &line);
+            ctx.system_log(object, index, &line);
             r.restart_due.insert(index, now + delay);
         }
         let alive = r.alive();
@@ -518,13 +546,13 @@ fn supervise(
                 "restarting replica {index} (restart {})",
                 status.restart_count
             );
-            ctx.event(exe, false, "Restarting", note);
+            ctx.event(object, false, "Restarting", note);
         }
         if let Err(resolve::Problem::Waiting(message) | resolve::Problem::Invalid(message)) =
-            spawn_replica(run, exe, ctx, index)
+            launch_replica(run, object, ctx, index).await
         {
-            ctx.system_log(exe, index, &message);
-            let retry = backoff::delay(&spec.restart_backoff, ctx.runs.next_attempt(&uid, false));
+            ctx.system_log(object, index, &message);
+            let retry = backoff::delay(&spec.restart_backoff, runs.next_attempt(&uid, false));
             lock(run).restart_due.insert(index, Instant::now() + retry);
         }
     }
@@ -534,22 +562,23 @@ fn supervise(
 }
 
 /// The start path: waits, then every replica. Returns the resulting outcome.
-fn start(
-    exe: &Executable,
+async fn start<K: Workload>(
+    object: &K,
     ctx: &Context,
     key: &str,
-    status: &mut ExecutableStatus,
+    status: &mut RunStatus,
     bypass_waits: bool,
     after_control_plane_restart: bool,
 ) -> Result<Outcome, Error> {
-    let namespace = exe.namespace().unwrap_or_default();
-    let name = exe.name_any();
-    let spec = &exe.spec.run;
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let spec = object.run_spec();
+    let runs = K::runs(ctx);
     if !bypass_waits {
         let waits = Waits {
             wait_for: &spec.wait_for,
             parent: spec.parent.as_ref().map(|p| p.name.as_str()),
-            parameters: resolve::parameters(exe),
+            parameters: resolve::parameters(spec),
         };
         match waits.judge(|dep| ctx.directory.lookup(&namespace, dep)) {
             Verdict::Go => {}
@@ -573,8 +602,8 @@ fn start(
                 ));
             }
             Verdict::Fail(message) => {
-                ctx.event(exe, true, "FailedToStart", message.clone());
-                ctx.system_log(exe, 0, &message);
+                ctx.event(object, true, "FailedToStart", message.clone());
+                ctx.system_log(object, 0, &message);
                 let mut o = Outcome::new(
                     ResourceState::FailedToStart,
                     reason::DEPENDENCY_FAILED,
@@ -585,29 +614,23 @@ fn start(
             }
         }
     }
-    if let Err(unknown) = signal_from_name(&spec.shutdown.signal) {
-        return Ok(failed_to_start(
-            exe,
-            ctx,
-            format!("spec.shutdown.signal: {unknown}"),
-        ));
+    if let Err(message) = shutdown_signal(spec) {
+        return Ok(failed_to_start(object, ctx, message));
     }
     let previous = status.endpoints.clone();
-    let ports = match ports::plan(exe, &previous) {
+    let ports = match ports::plan(spec, K::OWN_NETWORK, &previous) {
         Ok(ports) => ports,
-        Err(message) => return Ok(failed_to_start(exe, ctx, message)),
+        Err(message) => return Ok(failed_to_start(object, ctx, message)),
     };
-    let run = ctx
-        .runs
-        .insert(&exe.uid().unwrap_or_default(), Run::new(key.to_owned()));
+    let run = runs.insert(&object.uid().unwrap_or_default(), Run::new(key.to_owned()));
     lock(&run).ports = ports;
     let desired = spec.replicas.max(0) as u32;
     for index in 0..desired {
-        match spawn_replica(&run, exe, ctx, index) {
+        match launch_replica(&run, object, ctx, index).await {
             Ok(()) => {}
             // Only the first replica can find a reference missing: nothing runs yet.
             Err(resolve::Problem::Waiting(message)) if index == 0 && !bypass_waits => {
-                ctx.runs.remove(&exe.uid().unwrap_or_default());
+                runs.remove(&object.uid().unwrap_or_default());
                 return Ok(Outcome::new(
                     ResourceState::Waiting,
                     reason::WAITING_FOR_REFERENCE,
@@ -616,8 +639,8 @@ fn start(
             }
             Err(resolve::Problem::Waiting(message) | resolve::Problem::Invalid(message)) => {
                 lock(&run).ending = true;
-                stop_all(&run, exe, ctx);
-                return Ok(failed_to_start(exe, ctx, message));
+                stop_all(&run, object, ctx);
+                return Ok(failed_to_start(object, ctx, message));
             }
         }
     }
@@ -627,7 +650,7 @@ fn start(
         ""
     };
     ctx.event(
-        exe,
+        object,
         false,
         "Starting",
         format!("starting {desired} replica(s) of {name}{why}"),
@@ -641,9 +664,9 @@ fn start(
     Ok(outcome)
 }
 
-fn failed_to_start(exe: &Executable, ctx: &Context, message: String) -> Outcome {
-    ctx.event(exe, true, "FailedToStart", message.clone());
-    ctx.system_log(exe, 0, &format!("failed to start: {message}"));
+fn failed_to_start<K: Workload>(object: &K, ctx: &Context, message: String) -> Outcome {
+    ctx.event(object, true, "FailedToStart", message.clone());
+    ctx.system_log(object, 0, &format!("failed to start: {message}"));
     Outcome::new(
         ResourceState::FailedToStart,
         reason::FAILED_TO_START,
@@ -651,89 +674,88 @@ fn failed_to_start(exe: &Executable, ctx: &Context, message: String) -> Outcome 
     )
 }
 
-/// Spawns replica `index`: its ports, its inputs resolved with those ports (so
-/// `{self.endpoints.http.targetPort}` is this replica's), its log, and watches it.
-fn spawn_replica(
+/// Starts replica `index`: its ports, its inputs resolved with those ports (so
+/// `{self.endpoints.http.targetPort}` is this replica's), and watches it.
+async fn launch_replica<K: Workload>(
     run: &RunHandle,
-    exe: &Executable,
+    object: &K,
     ctx: &Context,
     index: u32,
 ) -> Result<(), resolve::Problem> {
     let invalid = resolve::Problem::Invalid;
     let target_ports: BTreeMap<String, u16> =
         lock(run).ports.target_ports(index).map_err(invalid)?;
-    let own = lock(run).ports.own_entry(exe, &target_ports);
-    let resolved = resolve::inputs(exe, ctx, own)?;
-    spawn_replica_with(run, exe, ctx, index, &resolved, target_ports).map_err(invalid)
-}
-
-/// Spawns replica `index` with its ports, environment and log, and watches it.
-fn spawn_replica_with(
-    run: &RunHandle,
-    exe: &Executable,
-    ctx: &Context,
-    index: u32,
-    resolved: &resolve::Inputs,
-    target_ports: BTreeMap<String, u16>,
-) -> Result<(), String> {
-    let key = lock(run).spec_hash.clone();
-    let plan = ReplicaPlan {
-        exe,
-        index,
-        instance: &ctx.instance,
-        lifecycle_key: &key,
-        env: resolved.env.clone(),
-        args: resolved.args.clone(),
-        target_ports: &target_ports,
-        cwd: &ctx.cwd,
-        run_dir: &ctx.run_dir,
+    let location = match object.expr_context() {
+        crate::expr::Context::Process => Location::Host,
+        crate::expr::Context::Container { network } => Location::Container {
+            name: object.name_any(),
+            network,
+        },
     };
-    let process_spec = plan.process_spec();
-    let resource = ResourceRef::new(
-        &exe.namespace().unwrap_or_default(),
-        "Executable",
-        &exe.name_any(),
-    );
-    let sink = LogSink::open(&ctx.logs, &resource, index)
-        .map_err(|e| format!("cannot open the log of {}: {e}", exe.name_any()))?;
-    // Checks are built before spawning, so a bad check leaves no process behind.
-    let object = ObjectRef::from_obj(exe);
-    let wake = ctx.wake_executable.clone();
-    let checks = Checks::start(exe, &target_ports, &process_spec, {
-        let (wake, object) = (wake.clone(), object.clone());
-        move || {
-            let _ = wake.send(object.clone());
-        }
-    })?;
-    let child = spawn(&process_spec, sink).map_err(|e| e.to_string())?;
-    let process = Process::Child(child);
-    ctx.system_log(
-        exe,
+    let own = lock(run)
+        .ports
+        .own_entry(object.run_spec(), location, &target_ports);
+    let resolved = resolve::inputs(object, ctx, own)?;
+    let key = lock(run).spec_hash.clone();
+    let launch = Launch {
         index,
-        &format!(
-            "started replica {index}: {} {} (pid {})",
-            process_spec.command,
-            process_spec.args.join(" "),
-            process.pid()
-        ),
-    );
+        lifecycle_key: &key,
+        env: resolved.env,
+        args: resolved.args,
+        masked_args: resolved.masked_args,
+        target_ports,
+    };
+    let replica = object.launch(ctx, launch).await.map_err(invalid)?;
     track(
         run,
         index,
-        Replica::new(process, checks, target_ports, Vec::new()),
-        wake,
-        object,
+        replica,
+        K::waker(ctx).clone(),
+        ObjectRef::from_obj(object),
     );
     Ok(())
 }
 
-/// Events and system log lines for the transitions between `old` and `new`.
-fn announce(
-    exe: &Executable,
+/// The runtime cannot be reached: say so in the status (without touching what runs or
+/// forgetting a terminal state) and look again soon.
+async fn runtime_unhealthy<K: Workload>(
+    object: &K,
     ctx: &Context,
-    old: Option<&ExecutableStatus>,
-    new: &ExecutableStatus,
-) {
+    api: &Api<K>,
+    old: Option<RunStatus>,
+    old_json: Option<serde_json::Value>,
+    problem: String,
+) -> Result<Action, Error> {
+    let mut status = old.clone().unwrap_or_default();
+    let runs = K::runs(ctx);
+    let uid = object.uid().unwrap_or_default();
+    let run = runs.get(&uid);
+    let keep = status.state.is_terminal() || status.state == ResourceState::NotStarted;
+    if !keep {
+        report::fill(
+            &mut status,
+            object,
+            run.as_ref(),
+            ResourceState::RuntimeUnhealthy,
+            reason::RUNTIME_UNHEALTHY,
+            Some(problem.clone()),
+        );
+        if old.as_ref().map(|s| s.state) != Some(ResourceState::RuntimeUnhealthy) {
+            ctx.event(object, true, "RuntimeUnhealthy", problem.clone());
+            ctx.system_log(object, 0, &problem);
+        }
+        let new_json = object.status_json(&status, run.as_ref());
+        if let Some(updated) =
+            status_patch::write(api, &object.name_any(), old_json.as_ref(), &new_json).await?
+        {
+            runs.remember_status(&uid, &updated, status, new_json);
+        }
+    }
+    Ok(Action::requeue(Duration::from_secs(2)))
+}
+
+/// Events and system log lines for the transitions between `old` and `new`.
+fn announce<K: Workload>(object: &K, ctx: &Context, old: Option<&RunStatus>, new: &RunStatus) {
     let was_ready = old.is_some_and(|s| {
         crate::api::conditions::is_true(&s.conditions, crate::api::conditions::READY)
     });
@@ -741,15 +763,15 @@ fn announce(
     let old_state = old.map(|s| s.state).unwrap_or_default();
     if old.is_none() {
         ctx.event(
-            exe,
+            object,
             false,
             "Initialized",
-            format!("{} registered", exe.name_any()),
+            format!("{} registered", object.name_any()),
         );
     }
     if old_state != new.state {
         ctx.system_log(
-            exe,
+            object,
             0,
             &format!(
                 "state {old_state} → {}{}",
@@ -762,10 +784,10 @@ fn announce(
         );
         if new.state == ResourceState::Running {
             ctx.event(
-                exe,
+                object,
                 false,
                 "Running",
-                format!("{} is running", exe.name_any()),
+                format!("{} is running", object.name_any()),
             );
         }
     }
@@ -773,7 +795,7 @@ fn announce(
     if !had_endpoints && !new.endpoints.is_empty() {
         let urls: Vec<String> = new.endpoints.iter().filter_map(|e| e.url.clone()).collect();
         ctx.event(
-            exe,
+            object,
             false,
             "EndpointsAllocated",
             format!("endpoints allocated: {}", urls.join(", ")),
@@ -783,18 +805,23 @@ fn announce(
         && let Some(cs) = &new.connection_string
     {
         ctx.event(
-            exe,
+            object,
             false,
             "ConnectionStringAvailable",
             format!("connection string: {cs}"),
         );
     }
     if ready && !was_ready {
-        ctx.event(exe, false, "Ready", format!("{} is ready", exe.name_any()));
+        ctx.event(
+            object,
+            false,
+            "Ready",
+            format!("{} is ready", object.name_any()),
+        );
     }
     if !ready && was_ready && new.state == ResourceState::Running {
         ctx.event(
-            exe,
+            object,
             true,
             "Unhealthy",
             new.message.clone().unwrap_or_else(|| "not ready".into()),

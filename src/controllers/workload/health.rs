@@ -3,9 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::{Executable, Health, HealthCheck, HealthCheckType};
-use crate::runtime::probe::{self, CheckState, Probe, ProbeTarget};
+use crate::api::{Health, HealthCheck, HealthCheckType, RunSpec};
+use crate::runtime::docker::{ContainerExec, ContainerRef, ImageHealth};
+use crate::runtime::probe::{self, CheckState, Probe, ProbeSettings, ProbeTarget};
 use crate::runtime::process::ProcessSpec;
+
+/// Where `exec` checks run: on the host like the replica's process, or inside its
+/// container.
+pub enum ExecIn<'a> {
+    Host(&'a ProcessSpec),
+    Container(&'a ContainerRef),
+}
 
 /// The running checks of one replica.
 #[derive(Default)]
@@ -14,24 +22,49 @@ pub struct Checks {
 }
 
 impl Checks {
-    /// Starts every check of `exe` against the replica listening on `target_ports`; an
-    /// `exec` check runs like the replica itself (`process`'s directory and environment).
+    /// Starts every check of `spec` against the replica reached at `target_ports` on
+    /// the host; an `exec` check runs where `exec` says (like the replica itself).
     /// `notify` runs whenever a check changes state.
     pub fn start(
-        exe: &Executable,
+        spec: &RunSpec,
         target_ports: &BTreeMap<String, u16>,
-        process: &ProcessSpec,
+        exec: ExecIn<'_>,
         notify: impl Fn() + Clone + Send + Sync + 'static,
     ) -> Result<Checks, String> {
         let mut checks = Vec::new();
-        for (i, check) in exe.spec.run.health_checks.iter().enumerate() {
-            let target = target(exe, i, check, target_ports, process)?;
-            checks.push((
-                check.type_,
-                probe::start(target, probe::settings_from_spec(check), notify.clone()),
-            ));
+        for (i, check) in spec.health_checks.iter().enumerate() {
+            let settings = probe::settings_from_spec(check);
+            let target = target(spec, i, check, target_ports)?;
+            let probe = match (target, &exec) {
+                (Some(target), _) => probe::start(target, settings, notify.clone()),
+                (None, ExecIn::Host(process)) => {
+                    probe::start(host_exec(check, process), settings, notify.clone())
+                }
+                (None, ExecIn::Container(container)) => {
+                    let command = check.exec.clone().unwrap_or_default().command;
+                    let exec = ContainerExec::new((*container).clone(), command);
+                    probe::start(exec, settings, notify.clone())
+                }
+            };
+            checks.push((check.type_, probe));
         }
         Ok(Checks { checks })
+    }
+
+    /// Adds the image's own HEALTHCHECK as a readiness check (as Docker reports it).
+    pub fn add_image_healthcheck(
+        &mut self,
+        container: &ContainerRef,
+        notify: impl Fn() + Send + Sync + 'static,
+    ) {
+        let settings = ProbeSettings {
+            // Docker runs the check; this only reads its verdict, so read it often.
+            period: std::time::Duration::from_secs(1),
+            failure_threshold: 1,
+            ..ProbeSettings::default()
+        };
+        let probe = probe::start(ImageHealth::new(container.clone()), settings, notify);
+        self.checks.push((HealthCheckType::Readiness, probe));
     }
 
     /// Stops probing (the replica ended).
@@ -81,16 +114,17 @@ impl Checks {
     }
 }
 
+/// The probe of an `http` or `tcp` check (`None` for `exec`, which runs where the
+/// replica runs), after checking that exactly one kind is set.
 fn target(
-    exe: &Executable,
+    spec: &RunSpec,
     index: usize,
     check: &HealthCheck,
     target_ports: &BTreeMap<String, u16>,
-    process: &ProcessSpec,
-) -> Result<ProbeTarget, String> {
+) -> Result<Option<ProbeTarget>, String> {
     let field = format!("spec.healthChecks[{index}]");
     let endpoint_port = |wanted: Option<&String>, http_only: bool| -> Result<u16, String> {
-        let endpoints = &exe.spec.run.endpoints;
+        let endpoints = &spec.endpoints;
         let endpoint = match wanted {
             Some(name) => endpoints.iter().find(|e| &e.name == name),
             None => endpoints.iter().find(|e| {
@@ -108,8 +142,7 @@ fn target(
                     "{field}: endpoint {name:?} does not exist; the endpoints are {names:?}"
                 ),
                 None => format!(
-                    "{field}: the check needs an endpoint, and {} has none that fits; add one to spec.endpoints",
-                    exe.spec.command
+                    "{field}: the check needs an endpoint, and there is none that fits; add one to spec.endpoints"
                 ),
             });
         };
@@ -127,29 +160,36 @@ fn target(
         return Err(format!("{field}: set exactly one of http, tcp or exec"));
     }
     if let Some(http) = &check.http {
-        return Ok(ProbeTarget::Http {
+        return Ok(Some(ProbeTarget::Http {
             host: "127.0.0.1".into(),
             port: endpoint_port(http.endpoint.as_ref(), true)?,
             path: http.path.clone(),
             expected_status: http.expected_status.clamp(100, 599) as u16,
-        });
+        }));
     }
     if let Some(tcp) = &check.tcp {
-        return Ok(ProbeTarget::Tcp {
+        return Ok(Some(ProbeTarget::Tcp {
             host: "127.0.0.1".into(),
             port: endpoint_port(tcp.endpoint.as_ref(), false)?,
-        });
+        }));
     }
     let exec = check.exec.as_ref().expect("one kind is set");
-    let Some((program, args)) = exec.command.split_first() else {
+    if exec.command.is_empty() {
         return Err(format!(
             "{field}.exec.command is empty: give the program and its arguments"
         ));
-    };
-    Ok(ProbeTarget::Exec(ProcessSpec {
+    }
+    Ok(None)
+}
+
+/// An `exec` check on the host, run like the replica (its directory and environment).
+fn host_exec(check: &HealthCheck, process: &ProcessSpec) -> ProbeTarget {
+    let command = check.exec.clone().unwrap_or_default().command;
+    let (program, args) = command.split_first().expect("checked non-empty");
+    ProbeTarget::Exec(ProcessSpec {
         command: program.clone(),
         args: args.to_vec(),
         output: Default::default(),
         ..process.clone()
-    }))
+    })
 }
