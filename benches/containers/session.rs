@@ -43,7 +43,8 @@ pub async fn start(bench: &Bench) -> Result<Kaspire, String> {
 async fn probe(bench: &Bench, k: &Kaspire) -> Result<(), String> {
     let secs = env_usize("PROBE_SECS", 30) as u64;
     let ns = format!("{}-probe", bench.token);
-    let prefix = format!("{}-probe", bench.token);
+    // Not a part of the namespace name, which kaspire's network name holds.
+    let prefix = format!("{}-p0", bench.token);
     common::ensure_namespace(&k.client, &ns)
         .await
         .map_err(|e| e.to_string())?;
