@@ -1,7 +1,8 @@
-//! The Engine's own floor for the app: the bench itself creates and starts each
-//! container on a network of its own and runs the exec readiness check inside it
-//! back to back (no interval) until it passes, starting dependents the moment their
-//! dependency passed — what any orchestrator that uses exec checks pays at least.
+//! The Engine's own floor for the app: the bench itself creates every container at once
+//! on a network of its own, then starts each and runs the exec readiness check inside
+//! it back to back (no interval) until it passes, starting dependents the moment their
+//! dependency passed — what any create-then-start orchestrator with exec checks pays
+//! at least.
 
 use std::time::Instant;
 
@@ -25,8 +26,10 @@ pub async fn run(docker: &Docker, shape: Shape, image: &str, prefix: &str) -> an
             })
             .await?;
         let started = Instant::now();
-        let start =
-            |i: usize| start_ready(docker, format!("{prefix}-{}", service(i)), image, &network);
+        let name = |i: usize| format!("{prefix}-{}", service(i));
+        let creates = (0..SIZE).map(|i| create(docker, name(i), image, &network));
+        let ids = futures::future::try_join_all(creates).await?;
+        let start = |i: usize| start_ready(docker, &ids[i]);
         match shape {
             Shape::Chain => {
                 for i in 0..SIZE {
@@ -35,9 +38,7 @@ pub async fn run(docker: &Docker, shape: Shape, image: &str, prefix: &str) -> an
             }
             Shape::FanOut => {
                 start(0).await?;
-                for result in futures::future::join_all((1..SIZE).map(start)).await {
-                    result?;
-                }
+                futures::future::try_join_all((1..SIZE).map(start)).await?;
             }
         }
         Ok::<_, anyhow::Error>(crate::common::ms(started.elapsed()))
@@ -47,13 +48,13 @@ pub async fn run(docker: &Docker, shape: Shape, image: &str, prefix: &str) -> an
     result
 }
 
-/// Creates and starts `name`, then execs the readiness check until it exits 0.
-async fn start_ready(
+/// Creates container `name` running the app's script; its id.
+async fn create(
     docker: &Docker,
     name: String,
     image: &str,
     network: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let body = ContainerCreateBody {
         image: Some(image.into()),
         entrypoint: Some(vec!["/bin/sh".into()]),
@@ -65,12 +66,16 @@ async fn start_ready(
         ..Default::default()
     };
     let options = CreateContainerOptionsBuilder::new().name(&name).build();
-    let id = docker.create_container(Some(options), body).await?.id;
-    docker.start_container(&id, None).await?;
+    Ok(docker.create_container(Some(options), body).await?.id)
+}
+
+/// Starts container `id`, then execs the readiness check until it exits 0.
+async fn start_ready(docker: &Docker, id: &str) -> anyhow::Result<()> {
+    docker.start_container(id, None).await?;
     loop {
         let exec = docker
             .create_exec(
-                &id,
+                id,
                 ExecConfig {
                     cmd: Some(READY_CHECK.map(String::from).to_vec()),
                     attach_stdout: Some(true),

@@ -68,7 +68,7 @@ pub fn fill(table: &mut Table, shapes: &[Shape], figures: &Figures) {
             table
                 .row(
                     section,
-                    "the Engine's floor: create, start, exec check back to back (bench itself)",
+                    "the Engine's floor: create all, then start + exec check back to back (bench itself)",
                     seconds(samples.median()),
                 )
                 .reference(match shape {
