@@ -26,6 +26,7 @@ use bollard::query_parameters::{
 pub use serde_json::{Value, json};
 pub(crate) use support::docker::require_docker;
 pub use support::docker::{block_on, connect, ensure_healthcheck_image, ensure_test_image};
+use support::processes::{kill_group, tagged};
 pub use support::{Kubectl, Server, eventually};
 
 /// How long any state may take to be reached (the machine is shared and busy).
@@ -229,11 +230,8 @@ impl Drop for App {
             }
             let _ = instance;
         });
-        for pid in tagged_processes(&self.instance) {
-            let _ = rustix::process::kill_process_group(
-                rustix::process::Pid::from_raw(pid).expect("pid"),
-                rustix::process::Signal::KILL,
-            );
+        for pid in tagged("KASPIRE_INSTANCE", &self.instance) {
+            kill_group(pid);
         }
     }
 }
@@ -256,22 +254,6 @@ pub fn containers_labelled(label: &str) -> Vec<String> {
             .filter_map(|c| c.id)
             .collect()
     })
-}
-
-/// Pids of live processes tagged with `KASPIRE_INSTANCE=instance`.
-fn tagged_processes(instance: &str) -> Vec<i32> {
-    let needle = format!("KASPIRE_INSTANCE={instance}");
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
-                .unwrap_or(false)
-        })
-        .collect()
 }
 
 /// A manifest in `default`.

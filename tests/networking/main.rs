@@ -20,6 +20,7 @@ pub use std::path::{Path, PathBuf};
 pub use std::time::{Duration, Instant};
 
 pub use serde_json::{Value, json};
+pub use support::processes::{alive, kill_group, python3, tagged};
 pub use support::{Kubectl, Server, eventually};
 
 /// How long any state may take to be reached (the machine is shared and busy).
@@ -263,36 +264,6 @@ pub fn endpoint_port(exe: &Value, name: &str) -> u16 {
         .unwrap_or_else(|| panic!("no port for endpoint {name}:\n{:#}", exe["status"])) as u16
 }
 
-/// Live processes whose environment holds `var=value`.
-pub fn tagged(var: &str, value: &str) -> Vec<i32> {
-    let wanted = format!("{var}={value}");
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                environ
-                    .split(|b| *b == 0)
-                    .any(|entry| entry == wanted.as_bytes())
-            })
-        })
-        .collect()
-}
-
-/// Whether `pid` is a live (not zombie) process.
-pub fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // The state follows the parenthesised command name.
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-        })
-        .is_some_and(|state| state != 'Z' && state != 'X')
-}
-
 /// SIGKILL to `pid` (and its process group when `group`).
 pub fn kill(pid: i32, group: bool) {
     if let Some(pid) = rustix::process::Pid::from_raw(pid) {
@@ -301,15 +272,6 @@ pub fn kill(pid: i32, group: bool) {
         }
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
-}
-
-/// The real python3 binary (not a version-manager shim, so its pid is the replica's).
-pub fn python3() -> String {
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 on PATH");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// One HTTP/1.0 `GET path` to `addr` on a fresh connection; the response body, or why

@@ -5,6 +5,7 @@
 
 pub mod busybox;
 pub mod docker;
+pub mod processes;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
