@@ -15,7 +15,7 @@ use crate::apiserver::embedded::Embedded;
 use crate::controllers::Controllers;
 use crate::controllers::container::adopt::sweep;
 use crate::controllers::container::network;
-use crate::controllers::context::Leftover;
+use crate::controllers::context::{Context, Leftover};
 use crate::controllers::workload::{Workload, shutdown_of};
 use crate::runtime::logs::{self, LogStore};
 use crate::runtime::process::watchdog::stop_session;
@@ -61,8 +61,14 @@ impl ControlPlane {
             watchdog,
             instance,
         };
-        // Containers of objects deleted while no control plane ran.
-        control_plane.sweep_containers(false).await;
+        // Containers of objects deleted while no control plane ran — in the background:
+        // an unreachable engine must not delay a start that may not need it at all.
+        tokio::spawn(sweep_containers(
+            control_plane.controllers.ctx.clone(),
+            control_plane.instance.clone(),
+            jiff::Timestamp::now().as_second(),
+            false,
+        ));
         // Ready once every resource was looked at: a status an earlier control plane
         // wrote (Ready, with a proxy that no longer runs) must not satisfy `--wait` or
         // a waiter before it is confirmed.
@@ -130,34 +136,12 @@ impl ControlPlane {
                 left.len()
             );
         }
-        self.sweep_containers(true).await;
-        Ok(())
-    }
-
-    /// Removes this instance's containers whose object is gone — and with
-    /// `sessions_too`, every Session container — then the networks nothing uses.
-    /// Only when Docker was used (or is reachable): apps without Containers never wait
-    /// for it.
-    async fn sweep_containers(&self, sessions_too: bool) {
+        // Only when this session used Docker: an app without Containers never waits for it.
         let ctx = &self.controllers.ctx;
-        if ctx.docker.problem().await.is_some() {
-            return;
+        if ctx.docker.connected().await {
+            sweep_containers(ctx.clone(), self.instance.clone(), i64::MAX, true).await;
         }
-        let Ok(docker) = ctx.docker.client().await else {
-            return;
-        };
-        let known: Vec<String> = ctx
-            .directory
-            .containers
-            .state()
-            .iter()
-            .filter_map(|c| c.uid())
-            .collect();
-        let removed = sweep(&docker, &self.instance, &known, sessions_too).await;
-        if removed > 0 {
-            tracing::info!("removed {removed} leftover container(s)");
-        }
-        network::remove_unused(&docker, &self.instance).await;
+        Ok(())
     }
 
     /// Stops the controllers and the API server; removes the pid file. Processes of
@@ -284,5 +268,38 @@ async fn stop_orphans(controllers: &Controllers, instance: &str) {
             stop_tagged(&orphans, Signal::TERM, Duration::from_secs(5)).await;
         };
         tokio::spawn(stopper);
+    }
+}
+
+/// Removes this instance's containers (created before `created_before`) whose object is
+/// gone — and with `sessions_too` (the end of a session), every Session container and then
+/// the networks nothing uses. Nothing when the engine cannot be reached.
+async fn sweep_containers(
+    ctx: Arc<Context>,
+    instance: String,
+    created_before: i64,
+    sessions_too: bool,
+) {
+    if ctx.docker.problem().await.is_some() {
+        return;
+    }
+    let Ok(docker) = ctx.docker.client().await else {
+        return;
+    };
+    let known: Vec<String> = ctx
+        .directory
+        .containers
+        .state()
+        .iter()
+        .filter_map(|c| c.uid())
+        .collect();
+    let removed = sweep(&docker, &instance, &known, created_before, sessions_too).await;
+    if removed > 0 {
+        tracing::info!("removed {removed} leftover container(s)");
+    }
+    if sessions_too {
+        // At the end only: at start-up a network may be in use a moment from now (this
+        // instance's networks are reused by name anyway).
+        network::remove_unused(&docker, &instance).await;
     }
 }

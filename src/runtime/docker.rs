@@ -73,6 +73,12 @@ impl Runtime {
         Ok(docker)
     }
 
+    /// Whether this control plane has talked to the engine (an app without Containers
+    /// never has).
+    pub async fn connected(&self) -> bool {
+        self.state.lock().await.is_some()
+    }
+
     /// Why the engine cannot be used right now, or `None` when it answers. Cached
     /// briefly: every Container's reconcile asks.
     pub async fn problem(&self) -> Option<String> {

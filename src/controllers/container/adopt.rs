@@ -188,14 +188,23 @@ fn replica_index(labels: &HashMap<String, String>) -> u32 {
 }
 
 /// Removes this instance's containers whose object is gone (`known` holds the uids of
-/// the Containers that exist), and — with `sessions_too` — every Session container.
-pub async fn sweep(docker: &Docker, instance: &str, known: &[String], sessions_too: bool) -> usize {
+/// the Containers that exist; only containers created before `created_before`, Unix
+/// seconds, count, so one launched for an object newer than `known` is left alone), and
+/// — with `sessions_too` — every Session container.
+pub async fn sweep(
+    docker: &Docker,
+    instance: &str,
+    known: &[String],
+    created_before: i64,
+    sessions_too: bool,
+) -> usize {
     let mut removed = 0;
     for summary in list(docker, &format!("{}={instance}", labels::INSTANCE)).await {
         let labels = summary.labels.clone().unwrap_or_default();
-        let orphan = !labels
-            .get(labels::UID)
-            .is_some_and(|uid| known.contains(uid));
+        let orphan = summary.created.is_some_and(|at| at < created_before)
+            && !labels
+                .get(labels::UID)
+                .is_some_and(|uid| known.contains(uid));
         let session = labels.get(labels::LIFETIME).map(String::as_str) == Some("Session");
         if orphan || (sessions_too && session) {
             ContainerRef {
