@@ -38,7 +38,7 @@ fn main() {
     let rounds = env_number("ROUNDS", 5);
     let seconds = env_number("SECONDS", 3);
 
-    let backend_rt = runtime("backend", 1);
+    let backend_rt = runtime(BACKEND_THREAD, 1);
     let backend = backend_rt.block_on(http_backend());
     let proxy_rt = runtime(PROXY_THREAD, env_number("PROXY_WORKERS", 2));
     let proxy = proxy_rt.block_on(async {
@@ -51,59 +51,49 @@ fn main() {
         proxy
     });
     let haproxy = HaProxy::start(backend);
-
-    let mut targets = vec![
-        Target::new("direct", backend, Cpu::None),
-        Target::new(
-            "kaspire proxy",
-            proxy.local_addr(),
-            Cpu::Threads(PROXY_THREAD),
-        ),
-    ];
-    match &haproxy {
-        Some(haproxy) => targets.push(Target::new(
-            "HAProxy (tcp mode)",
-            haproxy.addr,
-            Cpu::Process(haproxy.child.id()),
-        )),
-        None => eprintln!("haproxy not on PATH (apt-get install haproxy): reference skipped"),
+    if haproxy.is_none() {
+        eprintln!("haproxy not on PATH (apt-get install haproxy): reference skipped");
     }
-    for target in &targets {
-        wrk(target.addr, 1, 1, 1); // warm-up: connections, caches, the proxy's first task
-    }
+    let layouts = Layout::available();
+    let mut targets: Vec<Vec<Target>> = layouts
+        .iter()
+        .map(|_| {
+            let mut targets = vec![
+                Target::new("direct", backend, Cpu::None),
+                Target::new(
+                    "kaspire proxy",
+                    proxy.local_addr(),
+                    Cpu::Threads(PROXY_THREAD),
+                ),
+            ];
+            if let Some(haproxy) = &haproxy {
+                targets.push(Target::new(
+                    "HAProxy (tcp mode)",
+                    haproxy.addr,
+                    Cpu::Process(haproxy.child.id()),
+                ));
+            }
+            targets
+        })
+        .collect();
     let started = Instant::now();
+    // Rounds interleave the layouts and the targets, so a burst of other load on the
+    // machine lands on all of them alike.
     for round in 1..=rounds {
-        for Target {
-            name,
-            addr,
-            cpu,
-            figures,
-        } in &mut targets
-        {
-            let before = cpu.nanos();
-            let mut load = wrk(*addr, 2, CONNECTIONS, seconds);
-            let spent = cpu
-                .nanos()
-                .zip(before)
-                .map(|(after, before)| after - before);
-            load.cpu_us_per_request = spent.map(|ns| ns as f64 / 1e3 / (load.rps * seconds as f64));
-            let single = wrk(*addr, 1, 1, seconds);
-            eprintln!(
-                "round {round} {name:>18}: {:>9.0} req/s p50 {:>6.0} µs p99 {:>6.0} µs cpu {:>4.1} µs/req | \
-                 c=1 {:>7.0} req/s p50 {:>5.1} µs p99 {:>6.1} µs",
-                load.rps,
-                load.p50_us,
-                load.p99_us,
-                load.cpu_us_per_request.unwrap_or(f64::NAN),
-                single.rps,
-                single.p50_us,
-                single.p99_us
-            );
-            figures.load.push(load);
-            figures.single.push(single);
+        for (layout, targets) in layouts.iter().zip(&mut targets) {
+            layout.pin(haproxy.as_ref().map(|h| h.child.id()));
+            for target in targets.iter_mut() {
+                if round == 1 {
+                    // Warm-up: connections, caches, the proxy's first task.
+                    wrk(layout, target.addr, 1, 1, 1);
+                }
+                measure(round, layout, target, seconds);
+            }
         }
     }
-    print_table(&targets, rounds, seconds, started.elapsed());
+    for (layout, targets) in layouts.iter().zip(&targets) {
+        print_table(layout, targets, rounds, seconds, started.elapsed());
+    }
     // Every wrk connection has closed by now; anything still open would be a leak.
     std::thread::sleep(Duration::from_millis(200));
     let stats = proxy.stats();
@@ -117,9 +107,39 @@ fn main() {
     drop(proxy);
 }
 
-fn print_table(targets: &[Target], rounds: usize, seconds: u64, took: Duration) {
+/// One round's two phases on one target: throughput with many connections (with the
+/// proxy's CPU time), then the round trip of a single connection.
+fn measure(round: usize, layout: &Layout, target: &mut Target, seconds: u64) {
+    let before = target.cpu.nanos();
+    let mut load = wrk(layout, target.addr, 2, CONNECTIONS, seconds);
+    let spent = target
+        .cpu
+        .nanos()
+        .zip(before)
+        .map(|(after, before)| after - before);
+    load.cpu_us_per_request = spent.map(|ns| ns as f64 / 1e3 / (load.rps * seconds as f64));
+    let single = wrk(layout, target.addr, 1, 1, seconds);
+    eprintln!(
+        "round {round} {:>13} {:>18}: {:>9.0} req/s p50 {:>6.0} µs p99 {:>6.0} µs cpu {:>4.1} µs/req | \
+         c=1 {:>7.0} req/s p50 {:>5.1} µs p99 {:>6.1} µs",
+        layout.name(),
+        target.name,
+        load.rps,
+        load.p50_us,
+        load.p99_us,
+        load.cpu_us_per_request.unwrap_or(f64::NAN),
+        single.rps,
+        single.p50_us,
+        single.p99_us
+    );
+    target.figures.load.push(load);
+    target.figures.single.push(single);
+}
+
+fn print_table(layout: &Layout, targets: &[Target], rounds: usize, seconds: u64, took: Duration) {
     println!(
-        "\nproxy bench: wrk, {rounds} rounds × {seconds} s per phase, medians ({:.0} s)",
+        "\nproxy bench, {}: wrk, {rounds} rounds × {seconds} s per phase, medians ({:.0} s in all)",
+        layout.describe(),
         took.as_secs_f64()
     );
     println!(
@@ -152,13 +172,116 @@ fn print_table(targets: &[Target], rounds: usize, seconds: u64, took: Duration) 
     let added = kaspire.single.p50_us - direct.single.p50_us;
     let mark = |ok: bool| if ok { "✔" } else { "✘" };
     println!(
-        "kaspire proxy: {:.0} % of direct throughput (target ≥ {:.0} % {}), added p50 {:.1} µs \
+        "kaspire proxy, {}: {:.0} % of direct throughput (target ≥ {:.0} % {}), added p50 {:.1} µs \
          (target ≤ {TARGET_ADDED_P50_US:.0} µs {})",
+        layout.name(),
         100.0 * ratio,
         100.0 * TARGET_THROUGHPUT_RATIO,
         mark(ratio >= TARGET_THROUGHPUT_RATIO),
         added,
         mark(added <= TARGET_ADDED_P50_US),
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Layouts: which CPUs the load, the backend and the proxies may use
+
+/// Where the bench's parties run. `Shared`: wrk, the backend and the proxy all compete
+/// for every core, so each microsecond a proxy spends is taken from the application (on
+/// a 2-core machine that wrk and the backend already saturate, this bounds any proxy's
+/// ratio). `OwnCore`: wrk and the backend share the first core(s) and the proxies have
+/// the last one to themselves, as on a developer machine with cores to spare; the
+/// direct target then gets exactly the application's cores.
+enum Layout {
+    Shared { cpus: usize },
+    OwnCore { cpus: usize },
+}
+
+impl Layout {
+    /// Both layouts when there are at least two CPUs to split.
+    fn available() -> Vec<Layout> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cpus < 2 {
+            eprintln!("one CPU: the own-core layout is skipped");
+            return vec![Layout::Shared { cpus }];
+        }
+        vec![Layout::Shared { cpus }, Layout::OwnCore { cpus }]
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Layout::Shared { .. } => "shared cores",
+            Layout::OwnCore { .. } => "own core",
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Layout::Shared { cpus } => {
+                format!("shared cores (wrk, backend and proxy on all {cpus})")
+            }
+            Layout::OwnCore { cpus } => format!(
+                "proxy on a core of its own (wrk and backend on CPU {}, the proxy on CPU {})",
+                self.application_cpus(),
+                cpus - 1
+            ),
+        }
+    }
+
+    /// The CPUs of wrk and the backend, as `taskset -c` takes them.
+    fn application_cpus(&self) -> String {
+        match self {
+            Layout::Shared { cpus } => format!("0-{}", cpus - 1),
+            Layout::OwnCore { cpus: 2 } => "0".to_owned(),
+            Layout::OwnCore { cpus } => format!("0-{}", cpus - 2),
+        }
+    }
+
+    fn proxy_cpus(&self) -> String {
+        match self {
+            Layout::Shared { cpus } => format!("0-{}", cpus - 1),
+            Layout::OwnCore { cpus } => (cpus - 1).to_string(),
+        }
+    }
+
+    /// Moves the backend's and the proxy's threads, and HAProxy, onto this layout's CPUs.
+    fn pin(&self, haproxy: Option<u32>) {
+        for (prefix, cpus) in [
+            (BACKEND_THREAD, self.application_cpus()),
+            (PROXY_THREAD, self.proxy_cpus()),
+        ] {
+            for tid in threads_named(prefix) {
+                taskset(&["-p", "-c", &cpus, &tid]);
+            }
+        }
+        if let Some(pid) = haproxy {
+            taskset(&["-a", "-p", "-c", &self.proxy_cpus(), &pid.to_string()]);
+        }
+    }
+}
+
+/// Ids of this process's threads whose name starts with `prefix`.
+fn threads_named(prefix: &str) -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.starts_with(prefix))
+        })
+        .map(|task| task.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn taskset(args: &[&str]) {
+    let output = Command::new("taskset")
+        .args(args)
+        .output()
+        .expect("taskset (util-linux)");
+    assert!(
+        output.status.success(),
+        "taskset {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
@@ -265,9 +388,11 @@ fn median_run(runs: &[Run]) -> Run {
 // ---------------------------------------------------------------------------------
 // wrk
 
-/// Runs wrk against `addr` and parses requests/s and the latency distribution.
-fn wrk(addr: SocketAddr, threads: usize, connections: usize, seconds: u64) -> Run {
-    let output = Command::new("wrk")
+/// Runs wrk against `addr` (on the layout's application CPUs) and parses requests/s and
+/// the latency distribution.
+fn wrk(layout: &Layout, addr: SocketAddr, threads: usize, connections: usize, seconds: u64) -> Run {
+    let output = Command::new("taskset")
+        .args(["-c", &layout.application_cpus(), "wrk"])
         .args([
             "--latency",
             "-t",
@@ -419,6 +544,8 @@ fn loopback(port: u16) -> SocketAddr {
 
 /// Names the proxy runtime's threads, so their CPU time can be told apart.
 const PROXY_THREAD: &str = "kaspire-proxy";
+/// Names the backend's threads, so they can be pinned.
+const BACKEND_THREAD: &str = "backend";
 
 /// A runtime whose threads are named `name`; 0 workers means one current-thread runtime
 /// driven by a thread of its own. Returns a handle to it; the runtime lives as long as

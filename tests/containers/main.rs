@@ -12,6 +12,7 @@
 mod support;
 
 mod bad_input;
+mod cascades;
 mod connectivity;
 mod lifecycle;
 mod lifetimes;

@@ -118,6 +118,13 @@ impl App {
         None
     }
 
+    /// Every object of `kind`, read in one list (one consistent snapshot).
+    pub fn list(&self, kind: &str) -> Vec<Value> {
+        let list: Value = serde_json::from_str(&self.kubectl.ok(&["get", kind, "-o", "json"]))
+            .expect("kubectl printed JSON");
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
     /// `kind/name` as JSON.
     pub fn get(&self, what: &str) -> Value {
         self.get_opt(what)
