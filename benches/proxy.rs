@@ -11,8 +11,14 @@
 //! proxy's own threads per request (from `/proc/.../schedstat`, nanosecond counters), a
 //! figure the other load on a shared machine disturbs much less than req/s.
 //!
-//! Needs `wrk` (`apt-get install wrk`); HAProxy (`apt-get install haproxy`) is skipped
-//! with a note when missing. `ROUNDS` and `SECONDS` override the defaults.
+//! Every round runs in two CPU layouts (see [`Layout`]): all parties sharing every core,
+//! and the proxies on a core of their own, wrk and the backend on the others — the
+//! situation of a developer machine with cores to spare, which a 2-core test machine
+//! can only emulate by pinning.
+//!
+//! Needs `wrk` (`apt-get install wrk`) and `taskset` (util-linux); HAProxy
+//! (`apt-get install haproxy`) is skipped with a note when missing. `ROUNDS`, `SECONDS`
+//! and `PROXY_WORKERS` override the defaults.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
