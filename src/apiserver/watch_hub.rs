@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -12,8 +13,30 @@ use tokio::sync::broadcast;
 
 use super::store::ObjectKey;
 
-/// How many past changes are kept for resuming watches (~ the apiserver watch cache).
-const HISTORY_LEN: usize = 100_000;
+/// How much history is kept for resuming watches and continuing paged lists. Each
+/// change holds a whole object (and its rendered watch line), so history is bounded by
+/// age as well as by count: a long session that keeps rewriting statuses would
+/// otherwise hold 100k full objects. Five minutes is etcd's default compaction interval;
+/// a client asking for anything older gets 410 Gone and re-lists, as against Kubernetes.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryBounds {
+    /// Never more changes than this.
+    pub max_len: usize,
+    /// Changes older than this are dropped…
+    pub max_age: Duration,
+    /// …except the newest `min_len`, however old.
+    pub min_len: usize,
+}
+
+impl Default for HistoryBounds {
+    fn default() -> Self {
+        HistoryBounds {
+            max_len: 100_000,
+            max_age: Duration::from_secs(300),
+            min_len: 1_000,
+        }
+    }
+}
 /// How many undelivered changes one watcher may lag before it is cut off.
 const BROADCAST_CAPACITY: usize = 16_384;
 
@@ -83,7 +106,8 @@ pub struct TooOld {
 }
 
 struct History {
-    changes: VecDeque<Arc<Change>>,
+    /// Each change with the moment it was published.
+    changes: VecDeque<(Instant, Arc<Change>)>,
     /// History holds every change with a revision greater than this.
     compacted: u64,
 }
@@ -91,6 +115,7 @@ struct History {
 /// The broadcast point between the store's committer and all watchers.
 pub struct WatchHub {
     history: Mutex<History>,
+    bounds: HistoryBounds,
     sender: broadcast::Sender<Arc<Change>>,
     /// The highest revision on disk: reads wait for it before answering, so no client
     /// ever sees a revision a crash could take back.
@@ -100,6 +125,11 @@ pub struct WatchHub {
 impl WatchHub {
     /// A hub whose history starts after `revision` (the store's revision at startup).
     pub fn new(revision: u64) -> Self {
+        Self::with_bounds(revision, HistoryBounds::default())
+    }
+
+    /// A hub keeping history within `bounds`.
+    pub fn with_bounds(revision: u64, bounds: HistoryBounds) -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (durable, _) = tokio::sync::watch::channel(revision);
         WatchHub {
@@ -107,6 +137,7 @@ impl WatchHub {
                 changes: VecDeque::new(),
                 compacted: revision,
             }),
+            bounds,
             sender,
             durable,
         }
@@ -115,20 +146,26 @@ impl WatchHub {
     /// Records and broadcasts committed changes, in revision order.
     pub fn publish(&self, changes: impl IntoIterator<Item = Arc<Change>>) {
         let mut history = self.history.lock().expect("watch history poisoned");
+        let now = Instant::now();
         let mut last = None;
         for change in changes {
             last = Some(change.revision);
-            history.changes.push_back(change.clone());
+            history.changes.push_back((now, change.clone()));
             // No receivers is normal (nobody watching); not an error.
             let _ = self.sender.send(change);
         }
         if let Some(last) = last {
             self.durable.send_replace(last);
         }
-        while history.changes.len() > HISTORY_LEN {
-            if let Some(dropped) = history.changes.pop_front() {
-                history.compacted = dropped.revision;
+        let bounds = self.bounds;
+        while let Some((published, oldest)) = history.changes.front() {
+            let len = history.changes.len();
+            let expired = len > bounds.min_len && now.duration_since(*published) > bounds.max_age;
+            if len <= bounds.max_len && !expired {
+                break;
             }
+            history.compacted = oldest.revision;
+            history.changes.pop_front();
         }
     }
 
@@ -147,8 +184,14 @@ impl WatchHub {
                 oldest: history.compacted,
             });
         }
-        let start = history.changes.partition_point(|c| c.revision <= revision);
-        let backlog = history.changes.range(start..).cloned().collect();
+        let start = history
+            .changes
+            .partition_point(|(_, c)| c.revision <= revision);
+        let backlog = history
+            .changes
+            .range(start..)
+            .map(|(_, c)| c.clone())
+            .collect();
         Ok((backlog, self.sender.subscribe()))
     }
 
@@ -167,3 +210,6 @@ impl WatchHub {
             .compacted
     }
 }
+
+#[cfg(test)]
+mod tests;
