@@ -3,6 +3,7 @@
 //! process table hold exactly what the cascade should have left.
 
 use crate::*;
+use support::app::{owner_uids, replica_pid};
 use support::processes::alive;
 
 /// A Container parent with a Container child and an Executable child, all running.
@@ -26,22 +27,21 @@ fn family(app: &App, prefix: &str, parent_spec: Value) -> Family {
         json!({"command": "sleep", "args": ["600"], "parent": {"name": parent}}),
     );
     let db = app.wait_state("ctr", &parent, "Running");
-    let owned_by_db =
-        |o: &Value| o["metadata"]["ownerReferences"][0]["uid"] == db["metadata"]["uid"];
+    let owned_by_db = |o: &Value| owner_uids(o) == [uid(&db)];
     let cache = app.wait(
         "ctr",
         &format!("{prefix}-cache"),
         "Running and owned",
         |c| state(c) == "Running" && owned_by_db(c),
     );
-    let pid = |e: &Value| e["status"]["replicas"][0]["pid"].as_i64();
+    let pid = |e: &Value| replica_pid(e, 0);
     let tool = app.wait("exe", &format!("{prefix}-tool"), "Running and owned", |e| {
         state(e) == "Running" && owned_by_db(e) && pid(e).is_some()
     });
     Family {
         parent: uid(&db),
         child_container: uid(&cache),
-        child_process: pid(&tool).expect("pid") as i32,
+        child_process: pid(&tool).expect("pid"),
     }
 }
 
@@ -75,21 +75,6 @@ fn wait_dead(pid: i32, what: &str) {
     .unwrap_or_else(|| panic!("{what} (pid {pid}) still runs"));
 }
 
-fn gone(app: &App, kind: &str, name: &str) -> bool {
-    let out = app.kubectl.run(&["get", kind, name]);
-    !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound")
-}
-
-fn wait_gone(app: &App, kind: &str, name: &str) {
-    eventually(WAIT, || {
-        if !gone(app, kind, name) {
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        gone(app, kind, name).then_some(())
-    })
-    .unwrap_or_else(|| panic!("{kind}/{name} was never deleted"));
-}
-
 #[test]
 fn deleting_a_container_parent_in_each_mode_leaves_nothing_behind_but_what_orphan_keeps() {
     require_docker!();
@@ -103,8 +88,8 @@ fn deleting_a_container_parent_in_each_mode_leaves_nothing_behind_but_what_orpha
             &format!("--cascade={mode}"),
             "--timeout=90s",
         ]);
-        wait_gone(&app, "ctr", &format!("{mode}-cache"));
-        wait_gone(&app, "exe", &format!("{mode}-tool"));
+        app.wait_gone("ctr", &format!("{mode}-cache"));
+        app.wait_gone("exe", &format!("{mode}-tool"));
         wait_no_container_of(
             &app,
             &family.parent,

@@ -25,24 +25,28 @@ use bollard::query_parameters::{
     ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
 };
 pub use serde_json::{Value, json};
+use support::app::TestApp;
+pub use support::app::{WAIT, is_true, manifest, message, state, uid};
 pub(crate) use support::docker::require_docker;
 pub use support::docker::{block_on, connect, ensure_healthcheck_image, ensure_test_image};
-use support::processes::{kill_group, tagged};
 pub use support::{Kubectl, Server, eventually};
 
-/// How long any state may take to be reached (the machine is shared and busy).
-pub const WAIT: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(250);
+/// One control plane on a private state dir, kubectl against it, a scratch dir
+/// ([`TestApp`]), with shorthands for Containers in `default`. Dropping it also removes
+/// the containers and networks carrying its instance label.
+pub struct App(TestApp);
 
-/// One control plane on a private state dir, kubectl against it, a scratch dir.
-pub struct App {
-    server: Option<Server>,
-    pub kubectl: Kubectl,
-    pub state: PathBuf,
-    pub instance: String,
-    pub scratch: tempfile::TempDir,
-    env: Vec<(String, String)>,
-    _tmp: tempfile::TempDir,
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for App {
+    fn deref_mut(&mut self) -> &mut TestApp {
+        &mut self.0
+    }
 }
 
 impl App {
@@ -52,74 +56,16 @@ impl App {
 
     /// A control plane with extra environment (e.g. `DOCKER_HOST`).
     pub fn start_with_env(env: &[(&str, &str)]) -> App {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let state = tmp.path().join("state");
-        let server = Server::start_in_with_env(&state, env);
-        let kubectl = server.kubectl(Path::new("kubectl"));
-        let instance = std::fs::read_to_string(state.join("instance-id"))
-            .expect("the control plane wrote its instance id")
-            .trim()
-            .to_owned();
-        App {
-            server: Some(server),
-            kubectl,
-            state,
-            instance,
-            scratch: tempfile::tempdir().expect("scratch dir"),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            _tmp: tmp,
-        }
-    }
-
-    /// SIGKILLs the control plane, as a crash would, and starts a new one.
-    pub fn crash_and_restart(&mut self) {
-        self.server.take().expect("a running server").kill9();
-        let env: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let server = Server::start_in_with_env(&self.state, &env);
-        self.kubectl = server.kubectl(Path::new("kubectl"));
-        self.server = Some(server);
+        App(TestApp::start_with_env(env))
     }
 
     /// `kubectl apply` of a `kind` called `name` in `default` with `spec`.
     pub fn apply(&self, kind: &str, name: &str, spec: Value) {
-        self.kubectl.ok_stdin(
-            &["apply", "-f", "-"],
-            &manifest(kind, name, spec).to_string(),
-        );
+        self.0.apply(&manifest(kind, name, spec));
     }
 
     pub fn apply_ctr(&self, name: &str, spec: Value) {
         self.apply("Container", name, spec);
-    }
-
-    /// The object as JSON.
-    pub fn get(&self, kind: &str, name: &str) -> Value {
-        let out = self.kubectl.ok(&["get", kind, name, "-o", "json"]);
-        serde_json::from_str(&out).expect("kubectl printed JSON")
-    }
-
-    /// Polls `kind/name` until `pred` holds; panics with its last status otherwise.
-    pub fn wait(&self, kind: &str, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let object = self.get(kind, name);
-            if pred(&object) {
-                return object;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{kind}/{name} did not become {what} within {WAIT:?}; last status:\n{:#}",
-                object["status"]
-            );
-            std::thread::sleep(POLL);
-        }
     }
 
     /// Waits until the Container is Ready.
@@ -133,48 +79,17 @@ impl App {
 
     /// `kubectl patch KIND NAME --type=merge -p PATCH`.
     pub fn patch(&self, kind: &str, name: &str, patch: Value) {
-        self.kubectl.ok(&[
-            "patch",
-            kind,
-            name,
-            "--type=merge",
-            "-p",
-            &patch.to_string(),
-        ]);
-    }
-
-    /// Sets a request annotation to now; returns the value.
-    pub fn request(&self, kind: &str, name: &str, annotation: &str) -> String {
-        let value = jiff::Timestamp::now().to_string();
-        self.kubectl.ok(&[
-            "annotate",
-            "--overwrite",
-            kind,
-            name,
-            &format!("{annotation}={value}"),
-        ]);
-        value
+        self.0.patch(kind, name, &patch);
     }
 
     /// The `log` subresource of Container `name` with `query`.
     pub fn log(&self, name: &str, query: &str) -> String {
-        let path =
-            format!("/apis/kaspire.dev/v1alpha1/namespaces/default/containers/{name}/log{query}");
-        self.kubectl.ok(&["get", "--raw", &path])
+        self.0.log("containers", name, query)
     }
 
     /// Polls the log until it contains `needle`.
     pub fn wait_log(&self, name: &str, query: &str, needle: &str) -> String {
-        let mut last = String::new();
-        eventually(WAIT, || {
-            last = self.log(name, query);
-            let hit = last.contains(needle);
-            if !hit {
-                std::thread::sleep(POLL);
-            }
-            hit.then(|| last.clone())
-        })
-        .unwrap_or_else(|| panic!("log{query} of {name} never showed {needle:?}:\n{last}"))
+        self.0.wait_log("containers", name, query, needle)
     }
 
     /// Ids of this instance's containers (running or not).
@@ -199,21 +114,12 @@ impl App {
                 .collect()
         })
     }
-
-    /// An absolute path in the scratch dir.
-    pub fn path(&self, name: &str) -> String {
-        self.scratch
-            .path()
-            .join(name)
-            .to_string_lossy()
-            .into_owned()
-    }
 }
 
 impl Drop for App {
     fn drop(&mut self) {
-        drop(self.server.take());
-        let instance = self.instance.clone();
+        // The server first, so it creates nothing more; the processes go with TestApp.
+        self.0.stop_server();
         let ids = self.containers();
         let networks = self.networks();
         block_on(async move {
@@ -229,11 +135,7 @@ impl Drop for App {
             for network in networks {
                 let _ = docker.remove_network(&network).await;
             }
-            let _ = instance;
         });
-        for pid in tagged("KASPIRE_INSTANCE", &self.instance) {
-            kill_group(pid);
-        }
     }
 }
 
@@ -255,36 +157,6 @@ pub fn containers_labelled(label: &str) -> Vec<String> {
             .filter_map(|c| c.id)
             .collect()
     })
-}
-
-/// A manifest in `default`.
-pub fn manifest(kind: &str, name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "kaspire.dev/v1alpha1",
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": spec,
-    })
-}
-
-pub fn state(object: &Value) -> &str {
-    object["status"]["state"].as_str().unwrap_or("")
-}
-
-pub fn message(object: &Value) -> &str {
-    object["status"]["message"].as_str().unwrap_or("")
-}
-
-pub fn uid(object: &Value) -> String {
-    object["metadata"]["uid"].as_str().expect("uid").to_owned()
-}
-
-pub fn is_true(object: &Value, type_: &str) -> bool {
-    object["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == type_ && c["status"] == "True")
 }
 
 /// `status.containerId`.

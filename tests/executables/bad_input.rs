@@ -132,6 +132,7 @@ fn a_thousand_replicas_are_rejected_at_apply_naming_spec_replicas() {
         let out = app.kubectl.run_stdin(
             &["apply", "-f", "-"],
             &manifest(
+                "Executable",
                 "many",
                 json!({"command": "sleep", "args": ["300"], "replicas": 1000, "explicitStart": true}),
             )

@@ -28,128 +28,58 @@ pub use std::path::{Path, PathBuf};
 pub use std::time::{Duration, Instant};
 
 pub use serde_json::{Value, json};
+use support::app::{TestApp, replica_pid};
+pub use support::app::{WAIT, condition, is_true, manifest, message, state, time, uid};
 pub use support::processes::{alive, kill_group, python3, tagged};
 pub use support::{Kubectl, Server, eventually};
 
-/// How long any state may take to be reached (the machine is shared and busy).
-pub const WAIT: Duration = Duration::from_secs(30);
-/// Pause between two kubectl reads while polling (each read is a process start).
-const POLL: Duration = Duration::from_millis(200);
-
 /// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir
-/// for marker files. Dropping it kills the server and every process it started.
-pub struct App {
-    server: Option<Server>,
-    pub kubectl: Kubectl,
-    state: PathBuf,
-    instance: String,
-    scratch: tempfile::TempDir,
-    _tmp: tempfile::TempDir,
+/// for marker files ([`TestApp`]), with shorthands for Executables in `default`.
+/// Dropping it kills the server and every process it started.
+pub struct App(TestApp);
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for App {
+    fn deref_mut(&mut self) -> &mut TestApp {
+        &mut self.0
+    }
 }
 
 impl App {
     pub fn start() -> App {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let state = tmp.path().join("state");
-        let server = Server::start_in(&state);
-        let kubectl = server.kubectl(Path::new("kubectl"));
-        let instance = std::fs::read_to_string(state.join("instance-id"))
-            .expect("the control plane wrote its instance id")
-            .trim()
-            .to_owned();
-        App {
-            server: Some(server),
-            kubectl,
-            state,
-            instance,
-            scratch: tempfile::tempdir().expect("scratch dir"),
-            _tmp: tmp,
-        }
-    }
-
-    /// SIGKILLs the server, as a crash would, and starts a new one on the same state dir.
-    pub fn crash_and_restart(&mut self) {
-        self.server.take().expect("a running server").kill9();
-        self.restart();
-    }
-
-    /// Starts a server on the state dir (after [`App::interrupt`] or a crash).
-    pub fn restart(&mut self) {
-        let server = Server::start_in(&self.state);
-        self.kubectl = server.kubectl(Path::new("kubectl"));
-        self.server = Some(server);
-    }
-
-    /// Ends the session as Ctrl-C does (SIGINT) and waits for the server to exit.
-    pub fn interrupt(&mut self) -> std::process::ExitStatus {
-        let mut server = self.server.take().expect("a running server");
-        let pid = rustix::process::Pid::from_raw(server.child.id() as i32).expect("pid");
-        rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
-        let exited = eventually(WAIT, || server.child.try_wait().unwrap());
-        exited.unwrap_or_else(|| panic!("kaspire serve did not exit within {WAIT:?} of SIGINT"))
-    }
-
-    /// An absolute path in the scratch dir.
-    pub fn path(&self, name: &str) -> String {
-        self.scratch
-            .path()
-            .join(name)
-            .to_string_lossy()
-            .into_owned()
+        App(TestApp::start())
     }
 
     /// `kubectl apply` of an Executable `name` in `default` with `spec` (JSON).
     pub fn apply_exe(&self, name: &str, spec: Value) {
-        self.kubectl
-            .ok_stdin(&["apply", "-f", "-"], &manifest(name, spec).to_string());
+        self.apply(&manifest("Executable", name, spec));
     }
 
     /// `kubectl apply` of an Executable expected to be rejected; returns stderr.
     pub fn apply_exe_fails(&self, name: &str, spec: Value) -> String {
-        let out = self
-            .kubectl
-            .run_stdin(&["apply", "-f", "-"], &manifest(name, spec).to_string());
-        assert!(
-            !out.status.success(),
-            "apply of {name} unexpectedly succeeded:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        self.apply_fails(&manifest("Executable", name, spec))
     }
 
     /// The Executable as JSON (`kubectl get exe NAME -o json`).
     pub fn exe(&self, name: &str) -> Value {
-        let out = self.kubectl.ok(&["get", "exe", name, "-o", "json"]);
-        serde_json::from_str(&out).expect("kubectl printed JSON")
+        self.get("exe", name)
     }
 
     /// The Executable, or None when it does not exist.
     pub fn exe_opt(&self, name: &str) -> Option<Value> {
-        let out = self.kubectl.run(&["get", "exe", name, "-o", "json"]);
-        if out.status.success() {
-            return Some(serde_json::from_slice(&out.stdout).expect("kubectl printed JSON"));
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("NotFound"), "get exe {name}: {stderr}");
-        None
+        self.get_opt("exe", name)
     }
 
     /// Polls the Executable until `pred` holds; panics naming `what` with its last
     /// status otherwise.
     pub fn wait(&self, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let exe = self.exe(name);
-            if pred(&exe) {
-                return exe;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not become {what} within {WAIT:?}; last status:\n{:#}",
-                exe["status"]
-            );
-            std::thread::sleep(POLL);
-        }
+        self.0.wait("exe", name, what, pred)
     }
 
     /// Waits for `status.state == state`.
@@ -159,67 +89,28 @@ impl App {
 
     /// Checks for `for_` that the Executable stays as `pred` says (for "still waiting").
     pub fn stays(&self, name: &str, what: &str, for_: Duration, pred: impl Fn(&Value) -> bool) {
-        let deadline = Instant::now() + for_;
-        while Instant::now() < deadline {
-            let exe = self.exe(name);
-            assert!(
-                pred(&exe),
-                "{name} is no longer {what}:\n{:#}",
-                exe["status"]
-            );
-            std::thread::sleep(POLL);
-        }
+        self.0.stays("exe", name, what, for_, pred)
     }
 
     /// `kubectl patch exe NAME --type=merge -p PATCH`.
     pub fn patch(&self, name: &str, patch: Value) {
-        self.kubectl.ok(&[
-            "patch",
-            "exe",
-            name,
-            "--type=merge",
-            "-p",
-            &patch.to_string(),
-        ]);
+        self.0.patch("exe", name, &patch)
     }
 
     /// Sets a request annotation (`kaspire.dev/start-requested-at`, …) to now; returns
     /// the value written.
     pub fn request(&self, name: &str, annotation: &str) -> String {
-        let value = jiff::Timestamp::now().to_string();
-        self.kubectl.ok(&[
-            "annotate",
-            "--overwrite",
-            "exe",
-            name,
-            &format!("{annotation}={value}"),
-        ]);
-        value
+        self.0.request("exe", name, annotation)
     }
 
-    /// The `log` subresource of `name` with `query` (e.g. `?replica=1`), via
-    /// `kubectl get --raw`.
+    /// The `log` subresource of `name` with `query` (e.g. `?replica=1`).
     pub fn log(&self, name: &str, query: &str) -> String {
-        self.kubectl.ok(&["get", "--raw", &log_path(name, query)])
+        self.0.log("executables", name, query)
     }
 
     /// Polls the log until it contains `needle`; returns it.
     pub fn wait_log(&self, name: &str, query: &str, needle: &str) -> String {
-        let mut last = String::new();
-        let found = eventually(WAIT, || {
-            last = self.log(name, query);
-            let hit = last.contains(needle);
-            if !hit {
-                std::thread::sleep(POLL);
-            }
-            hit.then(|| last.clone())
-        });
-        found.unwrap_or_else(|| panic!("log{query} of {name} never showed {needle:?}:\n{last}"))
-    }
-
-    /// Live processes started for object `uid` (by their `KASPIRE_RESOURCE` tag).
-    pub fn processes_of(&self, uid: &str) -> Vec<i32> {
-        tagged("KASPIRE_RESOURCE", uid)
+        self.0.wait_log("executables", name, query, needle)
     }
 
     /// Polls until exactly `n` tagged processes of `uid` are alive; returns their pids.
@@ -233,80 +124,18 @@ impl App {
     }
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        drop(self.server.take());
-        // Session processes outlive a SIGKILLed server; nothing may outlive the test.
-        for pid in tagged("KASPIRE_INSTANCE", &self.instance) {
-            kill_group(pid);
-        }
-    }
-}
-
-/// The manifest of an Executable in `default`.
-pub fn manifest(name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "kaspire.dev/v1alpha1",
-        "kind": "Executable",
-        "metadata": {"name": name},
-        "spec": spec,
-    })
-}
-
 pub fn log_path(name: &str, query: &str) -> String {
     format!("/apis/kaspire.dev/v1alpha1/namespaces/default/executables/{name}/log{query}")
 }
 
-/// `status.state`.
-pub fn state(exe: &Value) -> &str {
-    exe["status"]["state"].as_str().unwrap_or("")
-}
-
-/// `status.message`.
-pub fn message(exe: &Value) -> &str {
-    exe["status"]["message"].as_str().unwrap_or("")
-}
-
-/// `metadata.uid`.
-pub fn uid(exe: &Value) -> String {
-    exe["metadata"]["uid"].as_str().expect("uid").to_owned()
-}
-
-/// The condition of `type_`.
-pub fn condition<'a>(exe: &'a Value, type_: &str) -> Option<&'a Value> {
-    exe["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-}
-
-/// Whether condition `type_` is True.
-pub fn is_true(exe: &Value, type_: &str) -> bool {
-    condition(exe, type_).is_some_and(|c| c["status"] == "True")
-}
-
 /// The pid of replica `index`, if it runs.
 pub fn pid(exe: &Value, index: i64) -> Option<i32> {
-    exe["status"]["replicas"]
-        .as_array()?
-        .iter()
-        .find(|r| r["index"].as_i64() == Some(index))?["pid"]
-        .as_i64()
-        .map(|p| p as i32)
+    replica_pid(exe, index)
 }
 
 /// `status.restartCount` (0 when absent).
 pub fn restart_count(exe: &Value) -> i64 {
     exe["status"]["restartCount"].as_i64().unwrap_or(0)
-}
-
-/// A timestamp field (`startedAt`, `lastTransitionTime`, …).
-pub fn time(value: &Value) -> jiff::Timestamp {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a timestamp: {value}"))
-        .parse()
-        .expect("RFC3339 timestamp")
 }
 
 /// Polls until `pid` is gone.

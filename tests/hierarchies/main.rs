@@ -24,51 +24,40 @@ pub use std::path::{Path, PathBuf};
 pub use std::time::{Duration, Instant};
 
 pub use serde_json::{Value, json};
+use support::app::{TestApp, is_true, manifest, replica_pid};
+pub use support::app::{WAIT, message, owner_uids, state, time, uid};
 pub use support::processes::{alive, kill_group, python3, tagged};
 pub use support::{Kubectl, Server, eventually};
 
-/// How long any state may take to be reached (the machine is shared and busy).
-pub const WAIT: Duration = Duration::from_secs(45);
-/// Pause between two kubectl reads while polling (each read is a process start).
-const POLL: Duration = Duration::from_millis(200);
-
 /// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir for
-/// marker files. Dropping it kills the server and every process tagged with its instance.
-pub struct App {
-    server: Option<Server>,
-    pub kubectl: Kubectl,
-    state: PathBuf,
-    pub instance: String,
-    scratch: tempfile::TempDir,
-    _tmp: tempfile::TempDir,
+/// marker files ([`TestApp`]); objects are named as kubectl does, `kind/name`
+/// (`exe/api`, `val/appdata`). Dropping it kills the server and every process tagged
+/// with its instance.
+pub struct App(TestApp);
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for App {
+    fn deref_mut(&mut self) -> &mut TestApp {
+        &mut self.0
+    }
+}
+
+/// `kind/name` split in two.
+fn split(object: &str) -> (&str, &str) {
+    object
+        .split_once('/')
+        .unwrap_or_else(|| panic!("{object}: objects are named kind/name"))
 }
 
 impl App {
     pub fn start() -> App {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let state = tmp.path().join("state");
-        let server = Server::start_in(&state);
-        let kubectl = server.kubectl(Path::new("kubectl"));
-        let instance = std::fs::read_to_string(state.join("instance-id"))
-            .expect("the control plane wrote its instance id")
-            .trim()
-            .to_owned();
-        App {
-            server: Some(server),
-            kubectl,
-            state,
-            instance,
-            scratch: tempfile::tempdir().expect("scratch dir"),
-            _tmp: tmp,
-        }
-    }
-
-    /// SIGKILLs the server, as a crash would, and starts a new one on the same state dir.
-    pub fn crash_and_restart(&mut self) {
-        self.server.take().expect("a running server").kill9();
-        let server = Server::start_in(&self.state);
-        self.kubectl = server.kubectl(Path::new("kubectl"));
-        self.server = Some(server);
+        App(TestApp::start())
     }
 
     /// The state directory, for `kaspire` subcommands.
@@ -76,76 +65,29 @@ impl App {
         &self.state
     }
 
-    /// An absolute path in the scratch dir.
-    pub fn path(&self, name: &str) -> String {
-        self.scratch
-            .path()
-            .join(name)
-            .to_string_lossy()
-            .into_owned()
-    }
-
     /// `kubectl apply` of each object.
     pub fn apply(&self, objects: &[Value]) {
         for object in objects {
-            self.kubectl
-                .ok_stdin(&["apply", "-f", "-"], &object.to_string());
+            self.0.apply(object);
         }
     }
 
-    /// `kubectl apply` of an object expected to be rejected; returns stderr.
-    pub fn apply_fails(&self, object: &Value) -> String {
-        let out = self
-            .kubectl
-            .run_stdin(&["apply", "-f", "-"], &object.to_string());
-        assert!(
-            !out.status.success(),
-            "apply of {} unexpectedly succeeded:\n{}",
-            object["metadata"]["name"],
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    /// `kind/name` (`exe/api`, `val/appdata`) as JSON, or None when it does not exist.
-    pub fn get_opt(&self, what: &str) -> Option<Value> {
-        let out = self.kubectl.run(&["get", what, "-o", "json"]);
-        if out.status.success() {
-            return Some(serde_json::from_slice(&out.stdout).expect("kubectl printed JSON"));
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("NotFound"), "get {what}: {stderr}");
-        None
-    }
-
-    /// Every object of `kind`, read in one list (one consistent snapshot).
-    pub fn list(&self, kind: &str) -> Vec<Value> {
-        let list: Value = serde_json::from_str(&self.kubectl.ok(&["get", kind, "-o", "json"]))
-            .expect("kubectl printed JSON");
-        list["items"].as_array().cloned().unwrap_or_default()
+    /// `kind/name` as JSON, or None when it does not exist.
+    pub fn get_opt(&self, object: &str) -> Option<Value> {
+        let (kind, name) = split(object);
+        self.0.get_opt(kind, name)
     }
 
     /// `kind/name` as JSON.
-    pub fn get(&self, what: &str) -> Value {
-        self.get_opt(what)
-            .unwrap_or_else(|| panic!("{what} does not exist"))
+    pub fn get(&self, object: &str) -> Value {
+        let (kind, name) = split(object);
+        self.0.get(kind, name)
     }
 
     /// Polls `kind/name` until `pred` holds; panics naming `what` with its last status.
     pub fn wait(&self, object: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let current = self.get_opt(object);
-            if let Some(current) = current.as_ref().filter(|o| pred(o)) {
-                return current.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{object} did not become {what} within {WAIT:?}; last seen:\n{:#}",
-                current.map(|o| o["status"].clone()).unwrap_or_default()
-            );
-            std::thread::sleep(POLL);
-        }
+        let (kind, name) = split(object);
+        self.0.wait(kind, name, what, pred)
     }
 
     /// Waits for `status.state == state`.
@@ -155,77 +97,38 @@ impl App {
 
     /// Waits until `kind/name` no longer exists.
     pub fn wait_gone(&self, object: &str) {
-        let gone = eventually(WAIT, || {
-            let hit = self.get_opt(object).is_none();
-            if !hit {
-                std::thread::sleep(POLL);
-            }
-            hit.then_some(())
-        });
-        assert!(gone.is_some(), "{object} still exists after {WAIT:?}");
+        let (kind, name) = split(object);
+        self.0.wait_gone(kind, name)
     }
 
     /// Checks for `for_` that `kind/name` stays as `pred` says.
     pub fn stays(&self, object: &str, what: &str, for_: Duration, pred: impl Fn(&Value) -> bool) {
-        let deadline = Instant::now() + for_;
-        while Instant::now() < deadline {
-            let current = self.get(object);
-            assert!(
-                pred(&current),
-                "{object} is no longer {what}:\n{:#}",
-                current["status"]
-            );
-            std::thread::sleep(POLL);
-        }
+        let (kind, name) = split(object);
+        self.0.stays(kind, name, what, for_, pred)
     }
 
     /// `kubectl patch kind/name --type=merge -p PATCH`.
     pub fn patch(&self, object: &str, patch: Value) {
-        self.kubectl
-            .ok(&["patch", object, "--type=merge", "-p", &patch.to_string()]);
+        let (kind, name) = split(object);
+        self.0.patch(kind, name, &patch)
     }
 
     /// Sets request annotation `annotation` on Executable `name` to now.
     pub fn request(&self, name: &str, annotation: &str) {
-        let value = jiff::Timestamp::now().to_string();
-        self.kubectl.ok(&[
-            "annotate",
-            "--overwrite",
-            &format!("exe/{name}"),
-            &format!("{annotation}={value}"),
-        ]);
+        self.0.request("exe", name, annotation);
     }
 
     /// The `log` subresource of Value `name` with `query` (e.g. `?source=system`).
     pub fn value_log(&self, name: &str, query: &str) -> String {
-        self.kubectl.ok(&[
-            "get",
-            "--raw",
-            &format!("/apis/kaspire.dev/v1alpha1/namespaces/default/values/{name}/log{query}"),
-        ])
+        self.log("values", name, query)
     }
 
     /// The reasons of the Events recorded on `name`.
     pub fn event_reasons(&self, name: &str) -> Vec<String> {
-        let out = self.kubectl.ok(&[
-            "get",
-            "events",
-            "--field-selector",
-            &format!("involvedObject.name={name}"),
-            "-o",
-            "jsonpath={.items[*].reason}",
-        ]);
-        out.split_whitespace().map(str::to_owned).collect()
-    }
-
-    /// Live processes tagged with this control plane's instance.
-    pub fn processes(&self) -> Vec<i32> {
-        tagged("KASPIRE_INSTANCE", &self.instance)
-    }
-
-    /// Live processes started for object `uid`.
-    pub fn processes_of(&self, uid: &str) -> Vec<i32> {
-        tagged("KASPIRE_RESOURCE", uid)
+        self.events(name)
+            .into_iter()
+            .map(|(reason, _)| reason)
+            .collect()
     }
 
     /// Polls until the instance's live processes are exactly those of `uids` (none when
@@ -249,34 +152,14 @@ impl App {
     }
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        drop(self.server.take());
-        // Session processes outlive a SIGKILLed server; nothing may outlive the test.
-        for pid in tagged("KASPIRE_INSTANCE", &self.instance) {
-            kill_group(pid);
-        }
-    }
-}
-
 /// An Executable in `default`.
 pub fn exe(name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "kaspire.dev/v1alpha1",
-        "kind": "Executable",
-        "metadata": {"name": name},
-        "spec": spec,
-    })
+    manifest("Executable", name, spec)
 }
 
 /// A Value in `default`.
 pub fn val(name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "kaspire.dev/v1alpha1",
-        "kind": "Value",
-        "metadata": {"name": name},
-        "spec": spec,
-    })
+    manifest("Value", name, spec)
 }
 
 /// A process that runs until stopped.
@@ -290,57 +173,14 @@ pub fn child_of(parent: &str, mut spec: Value) -> Value {
     spec
 }
 
-/// `status.state`.
-pub fn state(object: &Value) -> &str {
-    object["status"]["state"].as_str().unwrap_or("")
-}
-
-/// `status.message`.
-pub fn message(object: &Value) -> &str {
-    object["status"]["message"].as_str().unwrap_or("")
-}
-
-/// `metadata.uid`.
-pub fn uid(object: &Value) -> String {
-    object["metadata"]["uid"].as_str().expect("uid").to_owned()
-}
-
 /// Whether condition `Ready` is True.
 pub fn ready(object: &Value) -> bool {
-    object["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    is_true(object, "Ready")
 }
 
 /// The pid of replica 0, if it runs.
 pub fn pid(object: &Value) -> Option<i32> {
-    object["status"]["replicas"]
-        .as_array()?
-        .iter()
-        .find(|r| r["index"] == 0)?["pid"]
-        .as_i64()
-        .map(|p| p as i32)
-}
-
-/// The uids in `metadata.ownerReferences`.
-pub fn owner_uids(object: &Value) -> Vec<String> {
-    object["metadata"]["ownerReferences"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["uid"].as_str().map(str::to_owned))
-        .collect()
-}
-
-/// A timestamp field.
-pub fn time(value: &Value) -> jiff::Timestamp {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a timestamp: {value}"))
-        .parse()
-        .expect("RFC3339 timestamp")
+    replica_pid(object, 0)
 }
 
 /// The lines of a marker file (0 when it does not exist).

@@ -157,7 +157,7 @@ fn a_port_held_by_another_program_fails_to_start_naming_the_endpoint() {
 fn an_invalid_generate_spec_is_reported_on_the_parameter_and_its_consumer_waits() {
     let app = App::start();
     // Rejected at apply: the schema says length ≥ 1.
-    let stderr = app.apply_fails(object(
+    let stderr = app.apply_fails(&object(
         "Parameter",
         "short",
         json!({"generate": {"length": 0}}),

@@ -20,94 +20,36 @@ pub use std::path::{Path, PathBuf};
 pub use std::time::{Duration, Instant};
 
 pub use serde_json::{Value, json};
+use support::app::{POLL, TestApp, replica_pid};
+pub use support::app::{WAIT, is_true, manifest as object, message, state};
 pub use support::processes::{alive, kill_group, python3, tagged};
 pub use support::{Kubectl, Server, eventually};
 
-/// How long any state may take to be reached (the machine is shared and busy).
-pub const WAIT: Duration = Duration::from_secs(60);
-/// Pause between two kubectl reads while polling (each read is a process start).
-const POLL: Duration = Duration::from_millis(200);
-
 /// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir
-/// for scripts and flag files. Dropping it kills the server and every process it started.
-pub struct App {
-    server: Option<Server>,
-    pub kubectl: Kubectl,
-    pub state: PathBuf,
-    instance: String,
-    scratch: tempfile::TempDir,
-    _tmp: tempfile::TempDir,
+/// for scripts and flag files ([`TestApp`]), with shorthands for Executables and
+/// Parameters in `default`. Dropping it kills the server and every process it started.
+pub struct App(TestApp);
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 impl App {
     pub fn start() -> App {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let state = tmp.path().join("state");
-        let server = Server::start_in(&state);
-        let kubectl = server.kubectl(Path::new("kubectl"));
-        let instance = std::fs::read_to_string(state.join("instance-id"))
-            .expect("the control plane wrote its instance id")
-            .trim()
-            .to_owned();
-        App {
-            server: Some(server),
-            kubectl,
-            state,
-            instance,
-            scratch: tempfile::tempdir().expect("scratch dir"),
-            _tmp: tmp,
-        }
-    }
-
-    /// An absolute path in the scratch dir.
-    pub fn path(&self, name: &str) -> String {
-        self.scratch
-            .path()
-            .join(name)
-            .to_string_lossy()
-            .into_owned()
-    }
-
-    /// Writes `text` to `name` in the scratch dir and returns its path.
-    pub fn write(&self, name: &str, text: &str) -> String {
-        let path = self.path(name);
-        std::fs::write(&path, text).expect("write scratch file");
-        path
-    }
-
-    /// `kubectl apply` of any object in `default`.
-    pub fn apply(&self, object: Value) {
-        self.kubectl
-            .ok_stdin(&["apply", "-f", "-"], &object.to_string());
-    }
-
-    /// `kubectl apply` expected to be rejected; returns stderr.
-    pub fn apply_fails(&self, object: Value) -> String {
-        let out = self
-            .kubectl
-            .run_stdin(&["apply", "-f", "-"], &object.to_string());
-        assert!(
-            !out.status.success(),
-            "apply unexpectedly succeeded:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        App(TestApp::start())
     }
 
     /// `kubectl apply` of an Executable `name` with `spec`.
     pub fn apply_exe(&self, name: &str, spec: Value) {
-        self.apply(object("Executable", name, spec));
+        self.apply(&object("Executable", name, spec));
     }
 
     /// `kubectl apply` of a Parameter `name` with `spec`.
     pub fn apply_param(&self, name: &str, spec: Value) {
-        self.apply(object("Parameter", name, spec));
-    }
-
-    /// An object as JSON (`kubectl get KIND NAME -o json`).
-    pub fn get(&self, kind: &str, name: &str) -> Value {
-        let out = self.kubectl.ok(&["get", kind, name, "-o", "json"]);
-        serde_json::from_str(&out).expect("kubectl printed JSON")
+        self.apply(&object("Parameter", name, spec));
     }
 
     /// Polls object `kind/name` until `pred` holds; panics naming `what` with its last
@@ -119,54 +61,17 @@ impl App {
         what: &str,
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let object = self.get(kind, name);
-            if pred(&object) {
-                return object;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{kind} {name} did not become {what} within {WAIT:?}; last status:\n{:#}",
-                object["status"]
-            );
-            std::thread::sleep(POLL);
-        }
+        self.0.wait(kind, name, what, pred)
     }
 
     /// Polls Executable `name` until `pred` holds.
     pub fn wait(&self, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        self.wait_for("exe", name, what, pred)
+        self.0.wait("exe", name, what, pred)
     }
 
     /// Checks for `for_` that the Executable stays as `pred` says (for "still waiting").
     pub fn stays(&self, name: &str, what: &str, for_: Duration, pred: impl Fn(&Value) -> bool) {
-        let deadline = Instant::now() + for_;
-        while Instant::now() < deadline {
-            let exe = self.get("exe", name);
-            assert!(
-                pred(&exe),
-                "{name} is no longer {what}:\n{:#}",
-                exe["status"]
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// The events recorded about `name` (any kind), as `(reason, message)`, oldest first.
-    pub fn events(&self, name: &str) -> Vec<(String, String)> {
-        let out = self.kubectl.ok(&["get", "events", "-o", "json"]);
-        let list: Value = serde_json::from_str(&out).expect("kubectl printed JSON");
-        list["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| e["involvedObject"]["name"] == name || e["regarding"]["name"] == name)
-            .map(|e| {
-                let text = |key: &str| e[key].as_str().unwrap_or_default().to_owned();
-                (text("reason"), text("message").to_owned() + &text("note"))
-            })
-            .collect()
+        self.0.stays("exe", name, what, for_, pred)
     }
 
     /// Polls until an event about `name` with `reason` exists; returns its message.
@@ -185,72 +90,11 @@ impl App {
         })
         .unwrap_or_else(|| panic!("no {reason} event about {name}; events: {last:#?}"))
     }
-
-    /// Runs the `kaspire` CLI against this control plane; returns stdout and stderr.
-    pub fn kaspire(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kaspire"))
-            .arg("--state-dir")
-            .arg(&self.state)
-            .args(args)
-            .output()
-            .expect("run kaspire");
-        assert!(
-            out.status.success(),
-            "kaspire {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        drop(self.server.take());
-        // Session processes outlive a SIGKILLed server; nothing may outlive the test.
-        for pid in tagged("KASPIRE_INSTANCE", &self.instance) {
-            kill(pid, true);
-        }
-    }
-}
-
-/// An object of a kaspire kind in `default`.
-pub fn object(kind: &str, name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "kaspire.dev/v1alpha1",
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": spec,
-    })
-}
-
-/// `status.state`.
-pub fn state(object: &Value) -> &str {
-    object["status"]["state"].as_str().unwrap_or("")
-}
-
-/// `status.message`.
-pub fn message(object: &Value) -> &str {
-    object["status"]["message"].as_str().unwrap_or("")
-}
-
-/// Whether condition `type_` is True.
-pub fn is_true(object: &Value, type_: &str) -> bool {
-    object["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == type_ && c["status"] == "True")
 }
 
 /// The pid of replica `index`, if it runs.
 pub fn pid(exe: &Value, index: i64) -> Option<i32> {
-    exe["status"]["replicas"]
-        .as_array()?
-        .iter()
-        .find(|r| r["index"].as_i64() == Some(index))?["pid"]
-        .as_i64()
-        .map(|p| p as i32)
+    replica_pid(exe, index)
 }
 
 /// The `port` of endpoint `name` in status.

@@ -3,6 +3,7 @@
 //! (`docker`: is an Engine there, the local test images).
 #![allow(dead_code)]
 
+pub mod app;
 pub mod busybox;
 pub mod docker;
 pub mod processes;
