@@ -31,22 +31,10 @@ pub(crate) use support::docker::require_docker;
 pub use support::docker::{block_on, connect, ensure_healthcheck_image, ensure_test_image};
 pub use support::{Kubectl, Server, eventually};
 
-/// One control plane on a private state dir, kubectl against it, a scratch dir
-/// ([`TestApp`]), with shorthands for Containers in `default`. Dropping it also removes
-/// the containers and networks carrying its instance label.
-pub struct App(TestApp);
-
-impl std::ops::Deref for App {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for App {
-    fn deref_mut(&mut self) -> &mut TestApp {
-        &mut self.0
-    }
+support::app::suite_app! {
+    /// One control plane on a private state dir, kubectl against it, a scratch dir
+    /// ([`TestApp`]), with shorthands for Containers in `default`. Dropping it also removes
+    /// the containers and networks carrying its instance label.
 }
 
 impl App {

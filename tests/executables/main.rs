@@ -33,22 +33,10 @@ pub use support::app::{WAIT, condition, is_true, manifest, message, state, time,
 pub use support::processes::{alive, kill_group, python3, tagged};
 pub use support::{Kubectl, Server, eventually};
 
-/// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir
-/// for marker files ([`TestApp`]), with shorthands for Executables in `default`.
-/// Dropping it kills the server and every process it started.
-pub struct App(TestApp);
-
-impl std::ops::Deref for App {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for App {
-    fn deref_mut(&mut self) -> &mut TestApp {
-        &mut self.0
-    }
+support::app::suite_app! {
+    /// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir
+    /// for marker files ([`TestApp`]), with shorthands for Executables in `default`.
+    /// Dropping it kills the server and every process it started.
 }
 
 impl App {

@@ -29,23 +29,11 @@ pub use support::app::{WAIT, message, owner_uids, state, time, uid};
 pub use support::processes::{alive, kill_group, python3, tagged};
 pub use support::{Kubectl, Server, eventually};
 
-/// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir for
-/// marker files ([`TestApp`]); objects are named as kubectl does, `kind/name`
-/// (`exe/api`, `val/appdata`). Dropping it kills the server and every process tagged
-/// with its instance.
-pub struct App(TestApp);
-
-impl std::ops::Deref for App {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for App {
-    fn deref_mut(&mut self) -> &mut TestApp {
-        &mut self.0
-    }
+support::app::suite_app! {
+    /// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir for
+    /// marker files ([`TestApp`]); objects are named as kubectl does, `kind/name`
+    /// (`exe/api`, `val/appdata`). Dropping it kills the server and every process tagged
+    /// with its instance.
 }
 
 /// `kind/name` split in two.

@@ -25,16 +25,10 @@ pub use support::app::{WAIT, is_true, manifest as object, message, state};
 pub use support::processes::{alive, kill_group, python3, tagged};
 pub use support::{Kubectl, Server, eventually};
 
-/// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir
-/// for scripts and flag files ([`TestApp`]), with shorthands for Executables and
-/// Parameters in `default`. Dropping it kills the server and every process it started.
-pub struct App(TestApp);
-
-impl std::ops::Deref for App {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
+support::app::suite_app! {
+    /// One `kaspire serve` on a private state dir, kubectl against it, and a scratch dir
+    /// for scripts and flag files ([`TestApp`]), with shorthands for Executables and
+    /// Parameters in `default`. Dropping it kills the server and every process it started.
 }
 
 impl App {

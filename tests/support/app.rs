@@ -367,3 +367,28 @@ pub fn time(value: &Value) -> jiff::Timestamp {
         .parse()
         .expect("RFC3339 timestamp")
 }
+
+/// Declares a suite's `pub struct App(TestApp)`, which derefs to the shared harness so
+/// the suite only adds its shorthands (`app.kubectl`, `app.path(…)` … come through).
+#[allow(unused_macros)]
+macro_rules! suite_app {
+    ($(#[$doc:meta])*) => {
+        $(#[$doc])*
+        pub struct App($crate::support::app::TestApp);
+
+        impl std::ops::Deref for App {
+            type Target = $crate::support::app::TestApp;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl std::ops::DerefMut for App {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.0
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use suite_app;
