@@ -256,7 +256,8 @@ impl Layout {
             (BACKEND_THREAD, self.application_cpus()),
             (PROXY_THREAD, self.proxy_cpus()),
         ] {
-            for tid in threads_named(prefix) {
+            for task in threads_named("self", prefix).expect("/proc/self/task") {
+                let tid = task.file_name().expect("a thread id").to_string_lossy();
                 taskset(&["-p", "-c", &cpus, &tid]);
             }
         }
@@ -266,17 +267,18 @@ impl Layout {
     }
 }
 
-/// Ids of this process's threads whose name starts with `prefix`.
-fn threads_named(prefix: &str) -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
+/// The `/proc` directories of the threads of process `pid` (`self` for this one) whose
+/// name starts with `prefix`; None when the process is gone.
+fn threads_named(pid: &str, prefix: &str) -> Option<Vec<std::path::PathBuf>> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let threads = tasks
         .flatten()
+        .map(|task| task.path())
         .filter(|task| {
-            std::fs::read_to_string(task.path().join("comm"))
-                .is_ok_and(|comm| comm.starts_with(prefix))
+            std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.starts_with(prefix))
         })
-        .map(|task| task.file_name().to_string_lossy().into_owned())
-        .collect()
+        .collect();
+    Some(threads)
 }
 
 fn taskset(args: &[&str]) {
@@ -331,15 +333,9 @@ impl Cpu {
             Cpu::Threads(prefix) => ("self".to_owned(), *prefix),
             Cpu::Process(pid) => (pid.to_string(), ""),
         };
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
         let mut total = 0;
-        for task in tasks.flatten() {
-            let path = task.path();
-            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-            if !comm.starts_with(prefix) {
-                continue;
-            }
-            let schedstat = std::fs::read_to_string(path.join("schedstat")).ok()?;
+        for task in threads_named(&pid, prefix)? {
+            let schedstat = std::fs::read_to_string(task.join("schedstat")).ok()?;
             total += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
         }
         Some(total)

@@ -45,18 +45,15 @@ fn family(app: &App, prefix: &str, parent_spec: Value) -> Family {
     }
 }
 
-/// This instance's containers (running or not) made for the resource with `uid`.
-fn containers_of(app: &App, uid: &str) -> Vec<String> {
-    let mine: std::collections::HashSet<String> = app.containers().into_iter().collect();
+/// The containers (running or not) made for the resource with `uid` (uids are unique,
+/// so no other instance's can match).
+fn containers_of(uid: &str) -> Vec<String> {
     containers_labelled(&format!("kaspire.dev/uid={uid}"))
-        .into_iter()
-        .filter(|id| mine.contains(id))
-        .collect()
 }
 
-fn wait_no_container_of(app: &App, uid: &str, what: &str) {
+fn wait_no_container_of(uid: &str, what: &str) {
     eventually(WAIT, || {
-        let left = containers_of(app, uid);
+        let left = containers_of(uid);
         if !left.is_empty() {
             std::thread::sleep(Duration::from_millis(250));
         }
@@ -90,13 +87,8 @@ fn deleting_a_container_parent_in_each_mode_leaves_nothing_behind_but_what_orpha
         ]);
         app.wait_gone("ctr", &format!("{mode}-cache"));
         app.wait_gone("exe", &format!("{mode}-tool"));
+        wait_no_container_of(&family.parent, &format!("{mode}: the parent's container"));
         wait_no_container_of(
-            &app,
-            &family.parent,
-            &format!("{mode}: the parent's container"),
-        );
-        wait_no_container_of(
-            &app,
             &family.child_container,
             &format!("{mode}: the child's container"),
         );
@@ -116,14 +108,14 @@ fn deleting_a_container_parent_in_each_mode_leaves_nothing_behind_but_what_orpha
         "--cascade=orphan",
         "--timeout=90s",
     ]);
-    wait_no_container_of(&app, &family.parent, "orphan: the parent's container");
+    wait_no_container_of(&family.parent, "orphan: the parent's container");
     // The children are released and keep running: the same container, the same process.
     let cache = app.wait("ctr", "orphan-cache", "released", |c| {
         c["metadata"]["ownerReferences"].is_null()
     });
     assert_eq!(state(&cache), "Running", "{:#}", cache["status"]);
     assert_eq!(container_id(&cache), cache_id);
-    assert_eq!(containers_of(&app, &family.child_container).len(), 1);
+    assert_eq!(containers_of(&family.child_container).len(), 1);
     assert!(alive(family.child_process));
     // Deleting the released children leaves nothing either.
     app.kubectl
@@ -156,9 +148,5 @@ fn a_container_parent_that_fails_stops_its_children_and_leaves_no_child_containe
         );
     }
     wait_dead(family.child_process, "the child process");
-    wait_no_container_of(
-        &app,
-        &family.child_container,
-        "the stopped child's container",
-    );
+    wait_no_container_of(&family.child_container, "the stopped child's container");
 }

@@ -25,19 +25,7 @@ impl Sessions {
     }
 
     fn kaspire(&self, args: &[&str]) -> std::process::Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_kaspire"))
-            .arg("--state-dir")
-            .arg(&self.state)
-            .args(args)
-            .output()
-            .expect("run kaspire");
-        assert!(
-            out.status.success(),
-            "kaspire {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        support::app::kaspire_ok(&self.state, args)
     }
 
     /// Writes `documents` as the app file and brings it up.

@@ -276,20 +276,26 @@ impl TestApp {
 
     /// Runs the `kaspire` CLI against this control plane; returns stdout and stderr.
     pub fn kaspire(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_kaspire"))
-            .arg("--state-dir")
-            .arg(&self.state)
-            .args(args)
-            .output()
-            .expect("run kaspire");
-        assert!(
-            out.status.success(),
-            "kaspire {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = kaspire_ok(&self.state, args);
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
+}
+
+/// Runs the `kaspire` CLI with `--state-dir state`; panics with its output if it fails.
+pub fn kaspire_ok(state: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_kaspire"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("run kaspire");
+    assert!(
+        out.status.success(),
+        "kaspire {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 impl Drop for TestApp {
