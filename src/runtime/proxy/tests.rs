@@ -33,10 +33,13 @@ async fn tcp_backend(id: usize) -> Backend {
     }
 }
 
-/// An address nothing listens on.
-async fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind(LOOPBACK).await.unwrap();
-    listener.local_addr().unwrap()
+/// An address nothing listens on, reserved while the returned socket lives: it is bound
+/// but not listening, so connections are refused and no other test's listener can take
+/// the port (a dropped listener's port could be handed to a parallel test's backend).
+fn dead_addr() -> (SocketAddr, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(LOOPBACK).unwrap();
+    (socket.local_addr().unwrap(), socket)
 }
 
 /// Connects through `addr` and returns the greeting backend's id and the open stream.
@@ -167,9 +170,10 @@ async fn held_connections_are_bounded_in_count_and_time() {
 #[tokio::test]
 async fn failed_dial_falls_through_to_the_next_ready_backend() {
     let proxy = tcp_proxy();
+    let (addr, _reserved) = dead_addr();
     let dead = Backend {
         id: 0,
-        addr: dead_addr().await,
+        addr,
         ready: true,
     };
     proxy.set_backends(vec![dead, tcp_backend(1).await]);
@@ -182,9 +186,10 @@ async fn failed_dial_falls_through_to_the_next_ready_backend() {
 #[tokio::test]
 async fn connection_is_held_while_every_ready_backend_refuses() {
     let proxy = tcp_proxy();
+    let (addr, _reserved) = dead_addr();
     let dead = Backend {
         id: 0,
-        addr: dead_addr().await,
+        addr,
         ready: true,
     };
     proxy.set_backends(vec![dead]);
