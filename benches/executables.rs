@@ -38,7 +38,7 @@ mod scale;
 #[path = "executables/support.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::selected;
 use support::{Server, Table};
@@ -46,13 +46,20 @@ use support::{Server, Table};
 fn main() {
     // Re-executed as one of the bench's processes: never returns.
     helper::run_if_helper();
+    if common::filtered_out("executables") {
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Err(e) = runtime.block_on(run()) {
-        eprintln!("executables bench failed: {e:#}");
-        std::process::exit(1);
+    let started = std::time::Instant::now();
+    match runtime.block_on(run()) {
+        Ok(()) => common::passed(started),
+        Err(e) => {
+            eprintln!("executables bench failed: {e:#}");
+            std::process::exit(1);
+        }
     }
 }
 
@@ -69,7 +76,7 @@ async fn run() -> anyhow::Result<()> {
         "kaspire executables bench: {} ({cores} cores)",
         bin.display()
     );
-    let total = Instant::now();
+    let run = common::Run::start();
     let mut table = Table::default();
     let mut server = Server::start(&bin, &tmp.path().join("state"), &run_id)?;
     let result = phases(&bin, &server, tmp.path(), &run_id, &mut table).await;
@@ -103,11 +110,15 @@ async fn run() -> anyhow::Result<()> {
         eprintln!("killed leftover processes {left:?}");
     }
     result?;
-    table.notes.push(format!(
-        "{cores} cores shared with other work; total bench time {:.0} s; latencies pool all trials, totals are medians of rounds",
-        total.elapsed().as_secs_f64()
-    ));
-    table.print();
+    table
+        .notes
+        .push("latencies pool all trials, totals are medians of rounds".into());
+    table.print("executables", &run);
+    anyhow::ensure!(
+        left.is_empty(),
+        "{} processes of this run outlived the session",
+        left.len()
+    );
     Ok(())
 }
 

@@ -18,11 +18,15 @@
 //!
 //! Needs `wrk` (`apt-get install wrk`) and `taskset` (util-linux); HAProxy
 //! (`apt-get install haproxy`) is skipped with a note when missing. `ROUNDS`, `SECONDS`
-//! and `PROXY_WORKERS` override the defaults.
+//! and `PROXY_WORKERS` override the defaults. Under `cargo test` it runs in quick mode
+//! (one round of one second) as a smoke test.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "common/mod.rs"]
+mod common;
 
 use kaspire::runtime::ports;
 use kaspire::runtime::proxy::{Backend, Protocol, Proxy};
@@ -37,12 +41,20 @@ const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
 
 fn main() {
+    if common::filtered_out("proxy") {
+        return;
+    }
     if Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("proxy bench needs wrk on PATH: apt-get install wrk");
-        std::process::exit(1);
+        // A smoke run on a user's machine without wrk reports itself skipped; CI has it.
+        let skip = common::quick() && std::env::var("CI").is_err();
+        std::process::exit(if skip { 0 } else { 1 });
     }
-    let rounds = env_number("ROUNDS", 5);
-    let seconds = env_number("SECONDS", 3);
+    let run = common::Run::start();
+    let started = std::time::Instant::now();
+    let rounds = env_number("ROUNDS", common::size(5, 1));
+    let seconds = env_number("SECONDS", common::size(3, 1));
+    let mut notes = Vec::new();
 
     let backend_rt = runtime(BACKEND_THREAD, 1);
     let backend = backend_rt.block_on(http_backend());
@@ -59,6 +71,9 @@ fn main() {
     let haproxy = HaProxy::start(backend);
     if haproxy.is_none() {
         eprintln!("haproxy not on PATH (apt-get install haproxy): reference skipped");
+        notes.push(
+            "HAProxy is not on PATH: its reference was skipped (apt-get install haproxy)".into(),
+        );
     }
     let layouts = Layout::available();
     let mut targets: Vec<Vec<Target>> = layouts
@@ -82,7 +97,6 @@ fn main() {
             targets
         })
         .collect();
-    let started = Instant::now();
     // Rounds interleave the layouts and the targets, so a burst of other load on the
     // machine lands on all of them alike.
     for round in 1..=rounds {
@@ -97,20 +111,32 @@ fn main() {
             }
         }
     }
+    let mut body = table_head();
     for (layout, targets) in layouts.iter().zip(&targets) {
-        print_table(layout, targets, rounds, seconds, started.elapsed());
+        let (rows, verdict) = layout_rows(layout, targets);
+        body.push_str(&rows);
+        notes.push(verdict);
     }
+    notes.push(format!(
+        "wrk, {rounds} rounds × {seconds} s per phase, medians; the layouts and targets interleave within each round"
+    ));
     // Every wrk connection has closed by now; anything still open would be a leak.
     std::thread::sleep(Duration::from_millis(200));
     let stats = proxy.stats();
-    println!(
+    notes.push(format!(
         "kaspire proxy afterwards: {} connections open, {} dropped, {} dispatched",
         stats.active,
         stats.dropped,
         stats.dispatched.values().sum::<u64>()
-    );
+    ));
+    common::print_block("proxy", &body, &notes, &run);
     drop(haproxy);
     drop(proxy);
+    if stats.active != 0 || stats.dropped != 0 {
+        eprintln!("proxy bench: the proxy leaked or dropped connections");
+        std::process::exit(1);
+    }
+    common::passed(started);
 }
 
 /// One round's two phases on one target: throughput with many connections (with the
@@ -142,17 +168,17 @@ fn measure(round: usize, layout: &Layout, target: &mut Target, seconds: u64) {
     target.figures.single.push(single);
 }
 
-fn print_table(layout: &Layout, targets: &[Target], rounds: usize, seconds: u64, took: Duration) {
-    println!(
-        "\nproxy bench, {}: wrk, {rounds} rounds × {seconds} s per phase, medians ({:.0} s in all)",
-        layout.describe(),
-        took.as_secs_f64()
-    );
-    println!(
-        "| target | req/s, {CONNECTIONS} conns | p50 / p99 | req/s, 1 conn | p50 / p99, 1 conn | \
-         throughput vs direct | added p50, 1 conn | proxy CPU per request |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
+fn table_head() -> String {
+    format!(
+        "| layout, target | req/s, {CONNECTIONS} conns | p50 / p99 | req/s, 1 conn | p50 / p99, 1 conn | \
+         throughput vs direct | added p50, 1 conn | proxy CPU per request |\n\
+         |---|---|---|---|---|---|---|---|\n"
+    )
+}
+
+/// One layout's rows of the table, and the verdict on kaspire's targets there.
+fn layout_rows(layout: &Layout, targets: &[Target]) -> (String, String) {
+    let mut out = String::new();
     let direct = targets[0].figures.medians();
     for target in targets {
         let m = target.figures.medians();
@@ -160,33 +186,38 @@ fn print_table(layout: &Layout, targets: &[Target], rounds: usize, seconds: u64,
             .load
             .cpu_us_per_request
             .map_or_else(|| "—".to_owned(), |us| format!("{us:.1} µs"));
-        println!(
-            "| {} | {:.0} | {:.0} / {:.0} µs | {:.0} | {:.1} / {:.1} µs | {:.0} % | {:+.1} µs | {cpu} |",
-            target.name,
-            m.load.rps,
+        let name = if target.name == "kaspire proxy" {
+            format!("**{}**", target.name)
+        } else {
+            target.name.to_string()
+        };
+        out.push_str(&format!(
+            "| {} — {name} | {} | {:.0} / {:.0} µs | {} | {:.1} / {:.1} µs | {:.0} % | {:+.1} µs | {cpu} |\n",
+            layout.name(),
+            common::thousands(m.load.rps),
             m.load.p50_us,
             m.load.p99_us,
-            m.single.rps,
+            common::thousands(m.single.rps),
             m.single.p50_us,
             m.single.p99_us,
             100.0 * m.load.rps / direct.load.rps,
             m.single.p50_us - direct.single.p50_us,
-        );
+        ));
     }
     let kaspire = targets[1].figures.medians();
     let ratio = kaspire.load.rps / direct.load.rps;
     let added = kaspire.single.p50_us - direct.single.p50_us;
-    let mark = |ok: bool| if ok { "✔" } else { "✘" };
-    println!(
-        "kaspire proxy, {}: {:.0} % of direct throughput (target ≥ {:.0} % {}), added p50 {:.1} µs \
+    let verdict = format!(
+        "{}: kaspire's proxy {:.0} % of direct throughput (target ≥ {:.0} % {}), added p50 {:.1} µs \
          (target ≤ {TARGET_ADDED_P50_US:.0} µs {})",
-        layout.name(),
+        layout.describe(),
         100.0 * ratio,
         100.0 * TARGET_THROUGHPUT_RATIO,
-        mark(ratio >= TARGET_THROUGHPUT_RATIO),
+        common::mark(ratio >= TARGET_THROUGHPUT_RATIO),
         added,
-        mark(added <= TARGET_ADDED_P50_US),
+        common::mark(added <= TARGET_ADDED_P50_US),
     );
+    (out, verdict)
 }
 
 // ---------------------------------------------------------------------------------

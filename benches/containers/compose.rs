@@ -19,7 +19,7 @@ use bollard::Docker;
 use serde_json::{Value, json};
 
 use crate::engine;
-use crate::graph::{READY_CHECK, SCRIPT, SIZE, Shape, service};
+use crate::graph::{READY_CHECK, SCRIPT, Shape, count, service};
 
 /// A healthcheck setting for every service.
 #[derive(Clone, Copy, Debug)]
@@ -59,7 +59,7 @@ pub struct Timing {
 /// The compose file (JSON, which is YAML) of `shape` under `settings`.
 pub fn compose_file(shape: Shape, settings: Settings, image: &str) -> Value {
     let mut services = serde_json::Map::new();
-    for i in 0..SIZE {
+    for i in 0..count() {
         let mut healthcheck =
             json!({"test": ["CMD", READY_CHECK[0], READY_CHECK[1], READY_CHECK[2]]});
         if let Some(interval) = settings.interval {
@@ -125,7 +125,7 @@ async fn timed_up(
     let mut returned = None;
     let healthy = {
         let filter = engine::filters(&[("label", &label)]);
-        let healthy = engine::all_healthy(docker, filter, &since, SIZE, timeout);
+        let healthy = engine::all_healthy(docker, filter, &since, count(), timeout);
         tokio::pin!(healthy);
         // `up -d` returns once the last service is started, usually before it is healthy;
         // when it fails instead, stop waiting at once.
@@ -140,7 +140,10 @@ async fn timed_up(
         }
     };
     let healthy = healthy.ok_or_else(|| {
-        anyhow::anyhow!("not all {SIZE} services were healthy within {timeout:?}")
+        anyhow::anyhow!(
+            "not all {} services were healthy within {timeout:?}",
+            count()
+        )
     })?;
     if returned.is_none()
         && let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(60), up.wait()).await

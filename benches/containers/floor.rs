@@ -13,7 +13,7 @@ use bollard::query_parameters::CreateContainerOptionsBuilder;
 use futures::StreamExt;
 
 use crate::engine;
-use crate::graph::{READY_CHECK, SCRIPT, SIZE, Shape, service};
+use crate::graph::{READY_CHECK, SCRIPT, Shape, count, service};
 
 /// Apply -> all ready (ms); everything named `prefix-*` is removed afterwards.
 pub async fn run(docker: &Docker, shape: Shape, image: &str, prefix: &str) -> anyhow::Result<f64> {
@@ -27,18 +27,18 @@ pub async fn run(docker: &Docker, shape: Shape, image: &str, prefix: &str) -> an
             .await?;
         let started = Instant::now();
         let name = |i: usize| format!("{prefix}-{}", service(i));
-        let creates = (0..SIZE).map(|i| create(docker, name(i), image, &network));
+        let creates = (0..count()).map(|i| create(docker, name(i), image, &network));
         let ids = futures::future::try_join_all(creates).await?;
         let start = |i: usize| start_ready(docker, &ids[i]);
         match shape {
             Shape::Chain => {
-                for i in 0..SIZE {
+                for i in 0..count() {
                     start(i).await?;
                 }
             }
             Shape::FanOut => {
                 start(0).await?;
-                futures::future::try_join_all((1..SIZE).map(start)).await?;
+                futures::future::try_join_all((1..count()).map(start)).await?;
             }
         }
         Ok::<_, anyhow::Error>(crate::common::ms(started.elapsed()))

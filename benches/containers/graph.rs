@@ -1,4 +1,4 @@
-//! The app both orchestrators run: 20 containers of the local busybox test image, each
+//! The app both orchestrators run: 20 containers (3 in quick mode) of the local busybox test image, each
 //! ready once `/tmp/ready` exists (it is created at start), in one of two shapes:
 //!
 //! - chain: `c{i}` waits for `c{i-1}` healthy, so 20 start-and-become-healthy steps in a row;
@@ -7,8 +7,10 @@
 //! The services themselves cost nothing to start: what is measured is the orchestrator
 //! (create, start, probe, notice health, start the dependents).
 
-/// Containers per app.
-pub const SIZE: usize = 20;
+/// Containers per app (3 in quick mode).
+pub fn count() -> usize {
+    crate::common::size(20, 3)
+}
 
 /// Each container's command (`/bin/sh -c` it): mark ready, then idle until SIGTERM (a
 /// shell as PID 1 ignores SIGTERM unless it traps it, and `wait` lets the trap run at once).
@@ -47,7 +49,7 @@ impl Shape {
     /// at least (under Compose's defaults, the first probe runs one interval after start).
     pub fn depth(self) -> usize {
         match self {
-            Shape::Chain => SIZE,
+            Shape::Chain => count(),
             Shape::FanOut => 2,
         }
     }

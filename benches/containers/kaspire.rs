@@ -24,7 +24,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::graph::{READY_CHECK, SCRIPT, SIZE, Shape, service};
+use crate::graph::{READY_CHECK, SCRIPT, Shape, service};
 
 pub fn containers() -> ApiResource {
     ApiResource {
@@ -60,7 +60,7 @@ pub fn container(name: &str, image: &str, waits_for: Option<&str>, prefix: &str)
 
 /// The app of `shape`: one document per container.
 pub fn app(shape: Shape, image: &str, prefix: &str) -> Vec<Value> {
-    (0..SIZE)
+    (0..crate::graph::count())
         .map(|i| {
             let dep = shape.waits_for(i).map(service);
             container(&service(i), image, dep.as_deref(), prefix)

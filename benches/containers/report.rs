@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::common::{Samples, Table};
 use crate::compose;
-use crate::graph::{SIZE, Shape};
+use crate::graph::{Shape, count};
 
 /// One timed quantity of a shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,8 +21,6 @@ pub enum Series {
     /// `kaspire up --detach --wait`: exec -> exit.
     KaspireUp,
 }
-
-const _: () = assert!(SIZE == 20, "the section titles below say 20");
 
 #[derive(Default)]
 pub struct Figures(HashMap<(&'static str, Series), Vec<f64>>);
@@ -59,15 +57,21 @@ fn spread(s: &Samples) -> String {
 pub fn fill(table: &mut Table, shapes: &[Shape], figures: &Figures) {
     let settings = [compose::DEFAULT, compose::INTERVAL_100MS, compose::MINIMUM];
     for &shape in shapes {
-        let section: &'static str = match shape {
-            Shape::Chain => "chain: 20 containers, each waits for its predecessor healthy",
-            Shape::FanOut => "fan-out: 1 root container, 19 wait for it healthy",
+        let section = match shape {
+            Shape::Chain => format!(
+                "chain: {} containers, each waits for its predecessor healthy",
+                count()
+            ),
+            Shape::FanOut => format!(
+                "fan-out: 1 root container, {} wait for it healthy",
+                count() - 1
+            ),
         };
         let floor = figures.samples(shape, Series::Floor);
         if let Some(samples) = &floor {
             table
                 .row(
-                    section,
+                    &section,
                     "the Engine's floor: create all, then start + exec check back to back (bench itself)",
                     seconds(samples.median()),
                 )
@@ -75,7 +79,7 @@ pub fn fill(table: &mut Table, shapes: &[Shape], figures: &Figures) {
                     Shape::Chain => format!(
                         "{}; {} per link",
                         spread(samples),
-                        seconds(samples.median() / SIZE as f64)
+                        seconds(samples.median() / count() as f64)
                     ),
                     Shape::FanOut => spread(samples),
                 });
@@ -97,7 +101,7 @@ pub fn fill(table: &mut Table, shapes: &[Shape], figures: &Figures) {
             };
             table
                 .row(
-                    section,
+                    &section,
                     format!("{label}: exec -> all healthy"),
                     seconds(median),
                 )
@@ -132,7 +136,7 @@ pub fn fill(table: &mut Table, shapes: &[Shape], figures: &Figures) {
             if let Some(floor) = &floor {
                 ratios.push(format!("x{:.2} vs the floor", median / floor.median()));
             }
-            let row = table.row(section, label, seconds(median));
+            let row = table.row(&section, label, seconds(median));
             ratios.insert(0, spread(&samples));
             row.reference(ratios.join("; "));
             // The target: ahead of Compose at its fastest setting (and so of all).

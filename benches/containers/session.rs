@@ -125,7 +125,7 @@ async fn serve(bench: &Bench, k: &Kaspire, shape: Shape, round: usize) -> anyhow
     let ns = format!("{}-{}-{round}", bench.token, shape.name());
     let prefix = format!("{}-s{round}{}", bench.token, shape.name());
     common::ensure_namespace(&k.client, &ns).await?;
-    let names: Vec<String> = (0..graph::SIZE).map(graph::service).collect();
+    let names: Vec<String> = (0..graph::count()).map(graph::service).collect();
     let keys: Vec<String> = names.iter().map(|n| format!("{ns}/{n}")).collect();
     let started = kaspire_run::create_all(
         &k.client,
@@ -145,7 +145,7 @@ async fn serve(bench: &Bench, k: &Kaspire, shape: Shape, round: usize) -> anyhow
     anyhow::ensure!(
         ready.is_some(),
         "not all {} Containers were Ready within {KASPIRE_TIMEOUT:?}",
-        graph::SIZE
+        graph::count()
     );
     let last = last_ready.expect("all were Ready");
     Ok(common::ms(last - started))
@@ -172,7 +172,8 @@ async fn cleanup(bench: &Bench, k: &Kaspire, ns: &str, names: &[String], prefix:
 }
 
 /// Ends kaspire's session (SIGTERM) and sweeps what it left; the summary line.
-pub async fn end(bench: &Bench, k: Kaspire) -> String {
+/// Ends kaspire's session; what was left (removed now), and whether nothing was.
+pub async fn end(bench: &Bench, k: Kaspire) -> (String, bool) {
     let Kaspire {
         mut server,
         observer,
@@ -185,7 +186,7 @@ pub async fn end(bench: &Bench, k: Kaspire) -> String {
     let (containers, networks) = engine::sweep_named(&bench.docker, &bench.token).await;
     let processes = exe_support::leftovers(&bench.run_id);
     exe_support::kill_tagged(&format!("KASPIRE_BENCH_RUN={}", bench.run_id));
-    format!(
+    let line = format!(
         "{containers} containers, {networks} networks, {} processes (removed){}",
         processes.len(),
         if ended.is_some() {
@@ -193,5 +194,7 @@ pub async fn end(bench: &Bench, k: Kaspire) -> String {
         } else {
             "; the control plane did not exit within 120 s of SIGTERM"
         }
-    )
+    );
+    let clean = containers == 0 && networks == 0 && processes.is_empty() && ended.is_some();
+    (line, clean)
 }

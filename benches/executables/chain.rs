@@ -33,7 +33,10 @@ use crate::support::{
 const DEPTH: usize = 10;
 /// Each service's own start work before it listens.
 const START_MS: u64 = 200;
-const ROUNDS: usize = 3;
+/// Rounds (1 in quick mode, which also leaves out the pip-installed peers).
+fn rounds() -> usize {
+    crate::common::size(3, 1)
+}
 const POLL: Duration = Duration::from_millis(2);
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -92,18 +95,22 @@ pub async fn run(
         python: python()?,
         service: dir.join("service.py"),
         wait: dir.join("wait.sh"),
-        peers: peers_venv(),
+        peers: if crate::common::quick() {
+            None
+        } else {
+            peers_venv()
+        },
     };
     std::fs::write(&files.service, SERVICE)?;
     std::fs::write(&files.wait, WAIT)?;
-    if files.peers.is_none() {
+    if files.peers.is_none() && !crate::common::quick() {
         table.notes.push(
             "honcho/supervisord not available (pip install into target/bench-peers failed): peers skipped"
                 .into(),
         );
     }
     let mut totals = Totals::default();
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         eprintln!("[chain] round {round}: ideal, kaspire serve, kaspire up, honcho, supervisord");
         let (total, each) = ideal(&files, run_id)?;
         totals.ideal.push(total);

@@ -24,7 +24,10 @@ use crate::objects::{self, env, executable, helper_command, path_str};
 use crate::observer::Observer;
 use crate::support::{Samples, Table, now_secs, read_stamp, secs_of};
 
-pub const TRIALS: usize = 30;
+/// Measured trials per check (3 in quick mode), after `WARMUP`.
+pub fn trials() -> usize {
+    crate::common::size(30, 3)
+}
 const WARMUP: usize = 2;
 const HANDOFF_TARGET_MS: f64 = 20.0;
 const READINESS_TARGET_MS: f64 = 150.0;
@@ -51,10 +54,11 @@ pub async fn run(
     objects::ensure_namespace(client, NAMESPACE).await?;
     let exec_overhead = helper_exec_overhead(dir, run_id)?;
     let mut all = Vec::new();
+    let trials = trials();
     for check in ["tcp", "http"] {
-        eprintln!("[handoff/readiness] {TRIALS} trials, {check} readiness check");
+        eprintln!("[handoff/readiness] {trials} trials, {check} readiness check");
         let mut series = Series::default();
-        for trial in 0..TRIALS + WARMUP {
+        for trial in 0..trials + WARMUP {
             let t = one_trial(client, observer, dir, run_id, check, trial).await?;
             if trial >= WARMUP {
                 t.add_to(&mut series);

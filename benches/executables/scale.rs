@@ -13,16 +13,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::common::size;
 use crate::objects::{self, env, executable, helper_command, path_str};
 use crate::observer::Observer;
 use crate::support::{Samples, Table, cpu_time, ms, rss_mib};
 
-pub const COUNT: usize = 500;
-const ROUNDS: usize = 3;
+/// Executables applied at once (20 in quick mode).
+pub fn count() -> usize {
+    size(500, 20)
+}
+fn rounds() -> usize {
+    size(3, 1)
+}
 const TARGET_MS: f64 = 5000.0;
-const IDLE: Duration = Duration::from_secs(10);
+/// The window idle CPU is measured over.
+fn idle() -> Duration {
+    size(Duration::from_secs(10), Duration::from_millis(500))
+}
 const TIMEOUT: Duration = Duration::from_secs(120);
-const SECTION: &str = "(d) 500 executables applied at once";
+const SECTION: &str = "(d) many executables applied at once";
 
 pub async fn run(
     client: &kube::Client,
@@ -32,10 +41,11 @@ pub async fn run(
     run_id: &str,
     table: &mut Table,
 ) -> anyhow::Result<()> {
+    let (count, rounds) = (count(), rounds());
     let rss_empty = rss_mib(server_pid);
     eprintln!(
-        "[scale] idle CPU with nothing running ({} s)",
-        IDLE.as_secs()
+        "[scale] idle CPU with nothing running ({:.1} s)",
+        idle().as_secs_f64()
     );
     let cpu_empty = idle_cpu(server_pid).await;
     let reference = spawn_reference(run_id)?;
@@ -43,8 +53,8 @@ pub async fn run(
     let (mut ready, mut created, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
     let (mut rss_500, mut cpu_500) = (f64::NAN, f64::NAN);
     let mut first = None;
-    for round in 0..ROUNDS {
-        eprintln!("[scale] round {round}: {COUNT} x `sleep 3600`, no checks");
+    for round in 0..rounds {
+        eprintln!("[scale] round {round}: {count} x `sleep 3600`, no checks");
         let ns = format!("scale-{round}");
         let applied = apply(client, observer, server_pid, &ns, |_| {
             json!({
@@ -64,8 +74,8 @@ pub async fn run(
             tokio::time::sleep(Duration::from_secs(2)).await;
             rss_500 = rss_mib(server_pid);
             eprintln!(
-                "[scale] idle CPU with {COUNT} running ({} s)",
-                IDLE.as_secs()
+                "[scale] idle CPU with {count} running ({:.1} s)",
+                idle().as_secs_f64()
             );
             cpu_500 = idle_cpu(server_pid).await;
         }
@@ -73,14 +83,14 @@ pub async fn run(
         objects::delete_all(client, &keys).await?;
         anyhow::ensure!(
             observer.all_deleted(&keys, TIMEOUT).await,
-            "scale: {COUNT} objects were not deleted within {TIMEOUT:?}"
+            "scale: {count} objects were not deleted within {TIMEOUT:?}"
         );
         deleted.push(ms(t.elapsed()));
         observer.forget(&keys);
     }
 
     let rss_after_deletes = rss_mib(server_pid);
-    eprintln!("[scale] {COUNT} x helper behind a tcp readiness check");
+    eprintln!("[scale] {count} x helper behind a tcp readiness check");
     let helper = helper_command()?;
     let tcp = apply(client, observer, server_pid, "scale-tcp", |i| {
         json!({
@@ -98,8 +108,8 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_tcp = rss_mib(server_pid);
     eprintln!(
-        "[scale] idle CPU with {COUNT} running + probing ({} s)",
-        IDLE.as_secs()
+        "[scale] idle CPU with {count} running + probing ({:.1} s)",
+        idle().as_secs_f64()
     );
     let cpu_tcp = idle_cpu(server_pid).await;
 
@@ -108,11 +118,11 @@ pub async fn run(
     table
         .row(
             SECTION,
-            "apply -> all Ready, `sleep 3600`, no checks (median of 3)",
+            format!("apply -> all Ready, `sleep 3600`, no checks (median of {rounds})"),
             format!("{:.0} ms", r.median()),
         )
         .reference(format!(
-            "rounds {:.0}–{:.0} ms; creates done at {:.0} ms; bench spawning 500 itself {reference:.0} ms",
+            "rounds {:.0}–{:.0} ms; creates done at {:.0} ms; bench spawning {count} itself {reference:.0} ms",
             r.min(),
             r.max(),
             c.median()
@@ -146,32 +156,32 @@ pub async fn run(
     let d = Samples::new(deleted);
     table.row(
         SECTION,
-        "delete 500 -> all gone (processes stopped, median)",
+        format!("delete {count} -> all gone (processes stopped, median)"),
         format!("{:.0} ms", d.median()),
     );
     table
         .row(
             SECTION,
-            "control-plane RSS with 500 running (no checks / tcp)",
+            format!("control-plane RSS with {count} running (no checks / tcp)"),
             format!("{rss_500:.0} / {rss_tcp:.0} MiB"),
         )
         .reference(format!(
-            "empty control plane {rss_empty:.0} MiB; after {ROUNDS} x {COUNT} applied and deleted {rss_after_deletes:.0} MiB"
+            "empty control plane {rss_empty:.0} MiB; after {rounds} x {count} applied and deleted {rss_after_deletes:.0} MiB"
         ));
     table
         .row(
             SECTION,
-            "control-plane idle CPU with 500 running (no checks / tcp)",
+            format!("control-plane idle CPU with {count} running (no checks / tcp)"),
             format!("{cpu_500:.2}% / {cpu_tcp:.2}% of a core"),
         )
         .reference(format!(
-            "empty control plane {cpu_empty:.2}%; {} s windows",
-            IDLE.as_secs()
+            "empty control plane {cpu_empty:.2}%; {:.1} s windows",
+            idle().as_secs_f64()
         ));
     Ok(())
 }
 
-/// What one apply of `COUNT` took, in ms from the first create.
+/// What one apply of `count()` took, in ms from the first create.
 struct Applied {
     keys: Vec<String>,
     created: f64,
@@ -182,7 +192,7 @@ struct Applied {
     cpu: f64,
 }
 
-/// Creates `COUNT` Executables in `ns` (spec `i` from `spec`) and waits until all are
+/// Creates `count()` Executables in `ns` (spec `i` from `spec`) and waits until all are
 /// Ready.
 async fn apply(
     client: &kube::Client,
@@ -192,7 +202,7 @@ async fn apply(
     spec: impl Fn(usize) -> serde_json::Value,
 ) -> anyhow::Result<Applied> {
     objects::ensure_namespace(client, ns).await?;
-    let names: Vec<String> = (0..COUNT).map(|i| format!("exe-{i:03}")).collect();
+    let names: Vec<String> = (0..count()).map(|i| format!("exe-{i:03}")).collect();
     let objects = names
         .iter()
         .enumerate()
@@ -207,11 +217,12 @@ async fn apply(
     let all = observer.all_ready(&keys, TIMEOUT).await;
     let ready = ms(started.elapsed());
     if !all {
+        let count = keys.len();
         let missing = keys
             .iter()
             .filter(|k| observer.get(k).is_none_or(|s| s.ready.is_none()))
             .count();
-        anyhow::bail!("{missing} of {COUNT} in {ns} were not Ready within {TIMEOUT:?}");
+        anyhow::bail!("{missing} of {count} in {ns} were not Ready within {TIMEOUT:?}");
     }
     let cpu = ms(cpu_time(server_pid).saturating_sub(cpu_before));
     let since = |t: std::time::SystemTime| ms(t.duration_since(wall).unwrap_or_default());
@@ -229,20 +240,20 @@ async fn apply(
     })
 }
 
-/// The control plane's CPU use (% of one core) over `IDLE` with nothing applied.
+/// The control plane's CPU use (% of one core) over `idle()` with nothing applied.
 async fn idle_cpu(pid: u32) -> f64 {
     let before = cpu_time(pid);
     let t = Instant::now();
-    tokio::time::sleep(IDLE).await;
+    tokio::time::sleep(idle()).await;
     let used = cpu_time(pid).saturating_sub(before);
     used.as_secs_f64() / t.elapsed().as_secs_f64() * 100.0
 }
 
-/// The bench itself spawning `COUNT` `sleep 3600` (fork/exec cost on this machine).
+/// The bench itself spawning `count()` `sleep 3600` (fork/exec cost on this machine).
 fn spawn_reference(run_id: &str) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut children: Vec<Child> = Vec::new();
-    for _ in 0..COUNT {
+    for _ in 0..count() {
         children.push(
             Command::new("sleep")
                 .arg("3600")
